@@ -1,0 +1,179 @@
+/**
+ * Actor: the functions a user starts with. Declare a protocol (`Actor.make`), then spawn, look up,
+ * get-or-spawn (virtual actors), stop and kill actors on any backend, and put deadlines on calls.
+ * Without a `backend` option everything happens in-process, from the behaviour Layers in context.
+ */
+import { Duration, Effect, Exit, type Context, type Stream } from "effect"
+import * as ActorError from "./ActorError.ts"
+import * as ActorRef from "./ActorRef.ts"
+import * as ActorSystem from "./ActorSystem.ts"
+import type { Backend } from "./Backend.ts"
+import type { Behaviour } from "./Behaviour.ts"
+import type { MailboxOptions } from "./Mailbox.ts"
+import type { Method, Protocol } from "./Protocol.ts"
+
+export { make } from "./Protocol.ts"
+
+/** A backend's service key, e.g. `Workers` from `troupe/node`. */
+export type BackendKey = Context.Key<any, Backend>
+
+/** What an operation needs from the context: the backend's service, or (in-process) the behaviour. */
+export type Needs<P extends Protocol.Any, B> = [B] extends [Context.Key<infer I, Backend>] ? I : Behaviour<P>
+
+/** Options of `spawn` and `getOrSpawn`. */
+export interface SpawnOptions<B extends BackendKey | undefined = undefined> {
+  /** The actor's id, unique on the node that runs it. */
+  readonly id: string
+  /** Where to run it; in-process when omitted. */
+  readonly backend?: B
+  readonly mailbox?: MailboxOptions | undefined
+}
+
+/**
+ * Spawns an actor. Fails with AlreadyExists if the id is taken.
+ *
+ * @example
+ * ```ts
+ * const calc = yield* Actor.spawn(Calculator, { id: "calc" })              // in-process
+ * const calcW = yield* Actor.spawn(Calculator, { id: "calc", backend: Workers })
+ * ```
+ */
+export const spawn = <P extends Protocol.Any, B extends BackendKey | undefined = undefined>(
+  protocol: P,
+  options: SpawnOptions<B>
+): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, Needs<P, B>> => ActorSystem.spawnWith(protocol, options)
+
+/**
+ * Returns the actor with this id, spawning it first if there is none (Orleans-style virtual actors).
+ * Concurrent calls for one id create one actor.
+ *
+ * @example
+ * ```ts
+ * const user = yield* Actor.getOrSpawn(UserSession, { id: `user-${userId}` })
+ * ```
+ */
+export const getOrSpawn = <P extends Protocol.Any, B extends BackendKey | undefined = undefined>(
+  protocol: P,
+  options: SpawnOptions<B>
+): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, Needs<P, B>> =>
+  ActorSystem.getOrSpawnWith(protocol, options)
+
+/**
+ * Finds a running actor by id. Fails with NotFound, or ProtocolMismatch if it speaks another protocol.
+ *
+ * @example
+ * ```ts
+ * const calc = yield* Actor.lookup(Calculator, "calc")
+ * ```
+ */
+export const lookup = <P extends Protocol.Any, B extends BackendKey | undefined = undefined>(
+  protocol: P,
+  id: string,
+  options?: { readonly backend?: B }
+): Effect.Effect<
+  ActorRef.ActorRef<P>,
+  ActorError.ActorError,
+  [B] extends [Context.Key<infer I, Backend>] ? I : never
+> => ActorSystem.lookupWith(protocol, id, options?.backend)
+
+/**
+ * Graceful stop (a poison pill): messages already queued are handled, later ones fail with Stopped,
+ * then the behaviour's finalizers run. Completes when the actor has terminated; stopping a terminated
+ * actor succeeds. From inside its own handler an actor can stop itself: the call returns at once.
+ *
+ * @example
+ * ```ts
+ * yield* Actor.stop(calc)
+ * ```
+ */
+export const stop = (ref: ActorRef.ActorRef<any>): Effect.Effect<void, ActorError.ActorError> =>
+  ActorSystem.stopRef(ref)
+
+/**
+ * Kill: queued messages fail with Killed, running handlers are interrupted, finalizers run.
+ *
+ * @example
+ * ```ts
+ * yield* Actor.kill(calc)
+ * ```
+ */
+export const kill = (ref: ActorRef.ActorRef<any>): Effect.Effect<void, ActorError.ActorError> =>
+  ActorSystem.killRef(ref)
+
+const timeoutError = (millis: number, actorId?: string, method?: string) =>
+  ActorError.make(
+    new ActorError.Timeout({
+      millis,
+      ...(actorId !== undefined ? { actorId } : {}),
+      ...(method !== undefined ? { method } : {})
+    })
+  )
+
+/**
+ * Fails a call with ActorError reason Timeout if it does not complete in time; the handler is interrupted.
+ *
+ * @example
+ * ```ts
+ * yield* calc.add({ a: 1, b: 2 }).pipe(Actor.timeout("1 second"))
+ * ```
+ */
+export const timeout =
+  (duration: Duration.Input) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ActorError.ActorError, R> => {
+    const millis = Duration.toMillis(Duration.fromInputUnsafe(duration))
+    return Effect.timeoutOrElse(self, { duration, orElse: () => Exit.fail(timeoutError(millis)) })
+  }
+
+class TimeoutEndpoint implements ActorRef.Endpoint {
+  readonly id: string
+  readonly protocol: Protocol.Any
+  readonly location: string
+  readonly inner: ActorRef.Endpoint
+  readonly duration: Duration.Input
+  readonly millis: number
+  constructor(inner: ActorRef.Endpoint, duration: Duration.Input, millis: number) {
+    this.inner = inner
+    this.duration = duration
+    this.millis = millis
+    this.id = inner.id
+    this.protocol = inner.protocol
+    this.location = inner.location
+  }
+  call(method: Method, payload: unknown) {
+    return Effect.timeoutOrElse(this.inner.call(method, payload), {
+      duration: this.duration,
+      orElse: () => Exit.fail(timeoutError(this.millis, this.id, method.name))
+    })
+  }
+  cast(method: Method, payload: unknown) {
+    return Effect.timeoutOrElse(this.inner.cast(method, payload), {
+      duration: this.duration,
+      orElse: () => Exit.fail(timeoutError(this.millis, this.id, method.name))
+    })
+  }
+  stream(method: Method, payload: unknown): Stream.Stream<unknown, unknown> {
+    return this.inner.stream(method, payload)
+  }
+  get stop() {
+    return this.inner.stop
+  }
+  get kill() {
+    return this.inner.kill
+  }
+}
+
+/**
+ * A ref whose calls and casts fail with ActorError reason Timeout after `duration` (a default per ref).
+ *
+ * @example
+ * ```ts
+ * const calc = Actor.withTimeout(yield* Actor.spawn(Calculator, { id: "calc" }), "2 seconds")
+ * ```
+ */
+export const withTimeout = <P extends Protocol.Any>(
+  ref: ActorRef.ActorRef<P>,
+  duration: Duration.Input
+): ActorRef.ActorRef<P> =>
+  ActorRef.make<P>(
+    new TimeoutEndpoint(ActorRef.endpoint(ref), duration, Duration.toMillis(Duration.fromInputUnsafe(duration)))
+  )

@@ -1,0 +1,78 @@
+/**
+ * ActorRef: the typed handle to an actor, the same type whatever backend runs it. Each protocol method
+ * becomes a function on the ref (`ref.add({ a, b })`) that delegates to an Endpoint; the in-process
+ * backend's endpoint is the actor's mailbox, the wire backends' endpoint is a link to another node.
+ */
+import { Predicate, type Effect, type Stream } from "effect"
+import type { ActorError } from "./ActorError.ts"
+import type { Client, Method, Methods, Protocol } from "./Protocol.ts"
+
+const TypeId = "~troupe/ActorRef" as const
+const EndpointKey: unique symbol = Symbol.for("troupe/ActorRef/endpoint") as any
+
+/**
+ * What a ref delegates to. One implementation per kind of location (in-process mailbox, wire link).
+ * @internal
+ */
+export interface Endpoint {
+  readonly id: string
+  readonly protocol: Protocol.Any
+  /** Where the actor lives: "local" or a node id. */
+  readonly location: string
+  call(method: Method, payload: unknown): Effect.Effect<unknown, unknown>
+  cast(method: Method, payload: unknown): Effect.Effect<void, ActorError>
+  stream(method: Method, payload: unknown): Stream.Stream<unknown, unknown>
+  /** Graceful stop: queued messages are handled first; completes when the actor has terminated. */
+  readonly stop: Effect.Effect<void, ActorError>
+  /** Kill: queued messages fail; completes when the actor has terminated. */
+  readonly kill: Effect.Effect<void, ActorError>
+}
+
+/**
+ * A typed ref to an actor speaking protocol P. Its methods are those of the protocol.
+ *
+ * @example
+ * ```ts
+ * const calc: ActorRef<typeof Calculator> = yield* Actor.spawn(Calculator, { id: "calc" })
+ * const three = yield* calc.add({ a: 1, b: 2 })
+ * ```
+ */
+export type ActorRef<P extends Protocol.Any> = ActorRef.Of<P["name"], P["methods"]>
+
+/** @see ActorRef */
+export declare namespace ActorRef {
+  /** The fields every ref has besides the protocol's methods. */
+  export interface Base<Name extends string, M extends Methods> {
+    readonly [TypeId]: typeof TypeId
+    /** The actor's id, unique on its node. */
+    readonly id: string
+    readonly protocol: Protocol<Name, M>
+  }
+  /** A ref by protocol name and methods (what `ActorRef<P>` expands to). */
+  export type Of<Name extends string, M extends Methods> = Base<Name, M> & Client<M>
+}
+
+/** True for an ActorRef. */
+export const isActorRef = (u: unknown): u is ActorRef<Protocol.Any> => Predicate.hasProperty(u, TypeId)
+
+/** @internal */
+export const endpoint = (ref: ActorRef<any>): Endpoint => (ref as any)[EndpointKey]
+
+/**
+ * Builds a ref over an endpoint. Methods are bound closures, so `const { add } = ref` works.
+ * @internal
+ */
+export const make = <P extends Protocol.Any>(ep: Endpoint): ActorRef<P> => {
+  const ref: any = { [TypeId]: TypeId, [EndpointKey]: ep, id: ep.id, protocol: ep.protocol }
+  for (const method of (ep.protocol.methodMap as ReadonlyMap<string, Method>).values()) {
+    ref[method.name] =
+      method.kind === "call"
+        ? (payload: unknown) => ep.call(method, payload)
+        : method.kind === "cast"
+          ? (payload: unknown) => ep.cast(method, payload)
+          : (payload: unknown) => ep.stream(method, payload)
+  }
+  ref.toString = () => `ActorRef(${ep.protocol.name}:${ep.id}@${ep.location})`
+  ref.toJSON = () => ({ _id: "ActorRef", protocol: ep.protocol.name, id: ep.id, location: ep.location })
+  return ref
+}

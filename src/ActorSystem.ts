@@ -1,0 +1,339 @@
+/**
+ * ActorSystem: the in-process backend and the registry of the actors living on this node. It spawns
+ * actors from the behaviours in context, finds them by id, and stops them. A process-wide system is
+ * there by default; `ActorSystem.layer()` gives an isolated one whose actors stop with its scope, and
+ * `serializeMessages: true` makes every local message take the wire's encode/decode path (a test mode).
+ */
+import { Context, Effect, Exit, Layer, Option, Stream } from "effect"
+import { ActorContext } from "./ActorContext.ts"
+import * as ActorError from "./ActorError.ts"
+import * as ActorRef from "./ActorRef.ts"
+import type { Backend, SpawnOptions } from "./Backend.ts"
+import * as Behaviour from "./Behaviour.ts"
+import { Cell, Envelope, Admitted, WaitingForRoom, Full } from "./internal/cell.ts"
+import * as codec from "./internal/codec.ts"
+import * as Mailbox from "./Mailbox.ts"
+import type { Method, Protocol } from "./Protocol.ts"
+
+/** Options of an actor system. */
+export interface Options {
+  /** Send every local message through Schema encode, CBOR and decode, as a wire would. Default false. */
+  readonly serializeMessages?: boolean | undefined
+  /** Mailbox defaults for actors spawned without mailbox options. */
+  readonly mailbox?: Mailbox.MailboxOptions | undefined
+}
+
+/** The node's actor system: the in-process backend. */
+export interface ActorSystem extends Backend {
+  readonly serializeMessages: boolean
+  /** Spawns an actor from a behaviour (the in-process backend's own spawn, with the behaviour given). */
+  spawnFrom<P extends Protocol.Any>(
+    protocol: P,
+    behaviour: Behaviour.Impl | undefined,
+    options: SpawnOptions
+  ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError>
+  getOrSpawnFrom<P extends Protocol.Any>(
+    protocol: P,
+    behaviour: Behaviour.Impl | undefined,
+    options: SpawnOptions
+  ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError>
+  /** Ids of the actors alive on this node. */
+  readonly ids: () => ReadonlyArray<string>
+  /** Stops every actor (gracefully) and waits for them. */
+  readonly shutdown: Effect.Effect<void>
+}
+
+/** The cell a fiber is running in, so that an actor stopping itself does not wait for itself. */
+const CurrentCell = Context.Reference<Cell | undefined>("troupe/internal/CurrentCell", {
+  defaultValue: () => undefined
+})
+
+class LocalEndpoint implements ActorRef.Endpoint {
+  readonly location = "local"
+  readonly id: string
+  readonly protocol: Protocol.Any
+  readonly cell: Cell
+  constructor(cell: Cell) {
+    this.cell = cell
+    this.id = cell.id
+    this.protocol = cell.protocol
+  }
+
+  call(method: Method, payload: unknown): Effect.Effect<unknown, unknown> {
+    const cell = this.cell
+    return Effect.callback<unknown, unknown>((resume) => {
+      const env = new Envelope(method, payload, resume)
+      const sent = cell.send(env)
+      if (sent === Admitted || sent === WaitingForRoom) return Effect.sync(() => cell.cancel(env))
+      resume(Exit.fail(sent === Full ? mailboxFull(cell) : cell.stoppedError))
+    })
+  }
+
+  cast(method: Method, payload: unknown): Effect.Effect<void, ActorError.ActorError> {
+    const cell = this.cell
+    return Effect.suspend(() => {
+      const env = new Envelope(method, payload, undefined)
+      let admitted: ((ok: boolean) => void) | undefined
+      env.onAdmit = (ok) => admitted?.(ok)
+      const sent = cell.send(env)
+      if (sent === Admitted) return Exit.void
+      if (sent === WaitingForRoom) {
+        return Effect.callback<void, ActorError.ActorError>((resume) => {
+          admitted = (ok) => resume(ok ? Exit.void : Exit.fail(cell.stoppedError))
+          return Effect.sync(() => cell.cancel(env))
+        })
+      }
+      return Exit.fail(sent === Full ? mailboxFull(cell) : cell.stoppedError)
+    })
+  }
+
+  stream(method: Method, payload: unknown): Stream.Stream<unknown, unknown> {
+    return Stream.unwrap(this.call(method, payload) as Effect.Effect<Stream.Stream<unknown, unknown>, unknown>)
+  }
+
+  get stop(): Effect.Effect<void, ActorError.ActorError> {
+    return this.terminate(false)
+  }
+
+  get kill(): Effect.Effect<void, ActorError.ActorError> {
+    return this.terminate(true)
+  }
+
+  private terminate(kill: boolean): Effect.Effect<void> {
+    const cell = this.cell
+    return Effect.withFiber((fiber) => {
+      if (kill) cell.kill()
+      else cell.stop()
+      // an actor stopping itself from a handler cannot wait for its own end
+      if (fiber.getRef(CurrentCell) === cell) return Effect.void
+      return Effect.callback<void>((resume) => {
+        const off = cell.whenTerminated(() => resume(Effect.void))
+        return Effect.sync(off)
+      })
+    })
+  }
+}
+
+const mailboxFull = (cell: Cell) =>
+  ActorError.make(new ActorError.MailboxFull({ actorId: cell.id, capacity: cell.capacity }))
+
+/** The same endpoint with every payload, reply, error and stream element round-tripped through the codec. */
+class SerializingEndpoint implements ActorRef.Endpoint {
+  readonly location = "local"
+  readonly id: string
+  readonly protocol: Protocol.Any
+  readonly inner: LocalEndpoint
+  constructor(inner: LocalEndpoint) {
+    this.inner = inner
+    this.id = inner.id
+    this.protocol = inner.protocol
+  }
+  call(method: Method, payload: unknown): Effect.Effect<unknown, unknown> {
+    return Effect.flatMap(codec.roundTrip(this.id, method, "payload", payload), (p) =>
+      Effect.flatMap(Effect.exit(this.inner.call(method, p)), (exit) => codec.roundTripExit(this.id, method, exit))
+    )
+  }
+  cast(method: Method, payload: unknown): Effect.Effect<void, ActorError.ActorError> {
+    return Effect.flatMap(codec.roundTrip(this.id, method, "payload", payload), (p) => this.inner.cast(method, p))
+  }
+  stream(method: Method, payload: unknown): Stream.Stream<unknown, unknown> {
+    const id = this.id
+    return Stream.unwrap(
+      Effect.map(codec.roundTrip(id, method, "payload", payload), (p) =>
+        this.inner.stream(method, p).pipe(
+          Stream.mapEffect((a) => codec.roundTrip(id, method, "stream", a)),
+          Stream.catchCause((cause) => Stream.fromEffect(codec.roundTripExit(id, method, Exit.failCause(cause))))
+        )
+      )
+    ) as Stream.Stream<unknown, unknown>
+  }
+  get stop() {
+    return this.inner.stop
+  }
+  get kill() {
+    return this.inner.kill
+  }
+}
+
+const makeUnsafe = (options: Options = {}): ActorSystem => {
+  const cells = new Map<string, Cell>()
+  const serializeMessages = options.serializeMessages === true
+  const capacity = options.mailbox?.capacity ?? Mailbox.defaults.capacity
+  const overflow = options.mailbox?.overflow ?? Mailbox.defaults.overflow
+
+  const refOf = <P extends Protocol.Any>(cell: Cell): ActorRef.ActorRef<P> => {
+    const local = new LocalEndpoint(cell)
+    return ActorRef.make<P>(serializeMessages ? new SerializingEndpoint(local) : local)
+  }
+
+  const whenStarted = <P extends Protocol.Any>(cell: Cell) =>
+    Effect.callback<ActorRef.ActorRef<P>, ActorError.ActorError>((resume) => {
+      cell.whenStarted((error) => resume(error === undefined ? Exit.succeed(refOf<P>(cell)) : Exit.fail(error)))
+    })
+
+  const checkProtocol = (cell: Cell, protocol: Protocol.Any): ActorError.ActorError | undefined =>
+    cell.protocol.name === protocol.name
+      ? undefined
+      : ActorError.make(
+          new ActorError.ProtocolMismatch({ actorId: cell.id, expected: protocol.name, actual: cell.protocol.name })
+        )
+
+  const create = <P extends Protocol.Any>(
+    protocol: P,
+    behaviour: Behaviour.Impl,
+    spawnOptions: SpawnOptions
+  ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError> => {
+    const id = spawnOptions.id
+    const cell = new Cell(
+      id,
+      protocol,
+      spawnOptions.mailbox?.capacity ?? capacity,
+      spawnOptions.mailbox?.overflow ?? overflow,
+      (c) => {
+        if (cells.get(id) === c) cells.delete(id)
+      }
+    )
+    cells.set(id, cell)
+    const self = refOf<P>(cell)
+    const context = behaviour.context.pipe(
+      Context.add(ActorSystem, system),
+      Context.add(CurrentCell, cell),
+      Context.add(ActorContext, {
+        id,
+        protocol,
+        self,
+        stop: Effect.sync(() => cell.stop())
+      })
+    )
+    cell.start(behaviour.build, context)
+    return whenStarted<P>(cell)
+  }
+
+  const unknownProtocol = (protocol: Protocol.Any) =>
+    Exit.fail(ActorError.make(new ActorError.UnknownProtocol({ protocol: protocol.name })))
+
+  const system: ActorSystem = {
+    name: "local",
+    serializeMessages,
+    spawnFrom: (protocol, behaviour, spawnOptions) =>
+      Effect.suspend(() => {
+        if (behaviour === undefined) return unknownProtocol(protocol)
+        if (cells.has(spawnOptions.id)) {
+          return Exit.fail(ActorError.make(new ActorError.AlreadyExists({ actorId: spawnOptions.id })))
+        }
+        return create(protocol, behaviour, spawnOptions)
+      }),
+    getOrSpawnFrom: (protocol, behaviour, spawnOptions) =>
+      Effect.suspend(() => {
+        const cell = cells.get(spawnOptions.id)
+        if (cell !== undefined) {
+          const mismatch = checkProtocol(cell, protocol)
+          return mismatch === undefined ? whenStarted(cell) : Exit.fail(mismatch)
+        }
+        if (behaviour === undefined) return unknownProtocol(protocol)
+        return create(protocol, behaviour, spawnOptions)
+      }),
+    spawn: (protocol, spawnOptions) =>
+      Effect.flatMap(Effect.context<never>(), (ctx) =>
+        system.spawnFrom(protocol, Option.getOrUndefined(Context.getOption(ctx, Behaviour.key(protocol))), spawnOptions)
+      ),
+    getOrSpawn: (protocol, spawnOptions) =>
+      Effect.flatMap(Effect.context<never>(), (ctx) =>
+        system.getOrSpawnFrom(
+          protocol,
+          Option.getOrUndefined(Context.getOption(ctx, Behaviour.key(protocol))),
+          spawnOptions
+        )
+      ),
+    lookup: (protocol, id) =>
+      Effect.suspend(() => {
+        const cell = cells.get(id)
+        if (cell === undefined || !cell.isAccepting) {
+          return Exit.fail(ActorError.make(new ActorError.NotFound({ actorId: id, protocol: protocol.name })))
+        }
+        const mismatch = checkProtocol(cell, protocol)
+        return mismatch === undefined ? whenStarted(cell) : Exit.fail(mismatch)
+      }),
+    ids: () => Array.from(cells.keys()),
+    shutdown: Effect.suspend(() => {
+      const all = Array.from(cells.values())
+      return Effect.forEach(
+        all,
+        (cell) =>
+          Effect.callback<void>((resume) => {
+            cell.stop()
+            cell.whenTerminated(() => resume(Effect.void))
+          }),
+        { concurrency: "unbounded", discard: true }
+      )
+    })
+  }
+  return system
+}
+
+/**
+ * The node's actor system. Without a Layer, a process-wide system is used; provide `ActorSystem.layer()`
+ * for an isolated one (tests, or to stop every actor when a scope closes).
+ */
+export const ActorSystem: Context.Reference<ActorSystem> = Context.Reference<ActorSystem>("troupe/ActorSystem", {
+  defaultValue: () => makeUnsafe()
+})
+
+/**
+ * An isolated actor system; its actors are stopped when the Layer is released.
+ *
+ * @example
+ * ```ts
+ * program.pipe(Effect.provide(ActorSystem.layer({ serializeMessages: true })))
+ * ```
+ */
+export const layer = (options?: Options): Layer.Layer<never> =>
+  Layer.effect(
+    ActorSystem,
+    Effect.acquireRelease(
+      Effect.sync(() => makeUnsafe(options)),
+      (system) => system.shutdown
+    )
+  ) as Layer.Layer<never>
+
+/** @internal spawn on the backend named in the options, or in-process from the behaviour in context */
+export const spawnWith = <P extends Protocol.Any>(
+  protocol: P,
+  options: SpawnOptions & { readonly backend?: Context.Key<any, Backend> | undefined }
+): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, any> =>
+  options.backend !== undefined
+    ? Effect.flatMap(options.backend, (backend) => backend.spawn(protocol, options))
+    : Effect.flatMap(ActorSystem, (system) => system.spawn(protocol, options))
+
+/** @internal */
+export const getOrSpawnWith = <P extends Protocol.Any>(
+  protocol: P,
+  options: SpawnOptions & { readonly backend?: Context.Key<any, Backend> | undefined }
+): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, any> =>
+  options.backend !== undefined
+    ? Effect.flatMap(options.backend, (backend) => backend.getOrSpawn(protocol, options))
+    : Effect.flatMap(ActorSystem, (system) => system.getOrSpawn(protocol, options))
+
+/** @internal */
+export const lookupWith = <P extends Protocol.Any>(
+  protocol: P,
+  id: string,
+  backend: Context.Key<any, Backend> | undefined
+): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, any> =>
+  backend !== undefined
+    ? Effect.flatMap(backend, (b) => b.lookup(protocol, id))
+    : Effect.flatMap(ActorSystem, (system) => system.lookup(protocol, id))
+
+/** @internal */
+export const stopRef = (ref: ActorRef.ActorRef<any>): Effect.Effect<void, ActorError.ActorError> =>
+  ActorRef.endpoint(ref).stop
+
+/** @internal */
+export const killRef = (ref: ActorRef.ActorRef<any>): Effect.Effect<void, ActorError.ActorError> =>
+  ActorRef.endpoint(ref).kill
+
+/** @internal */
+export const selfRef: Effect.Effect<ActorRef.ActorRef<any>, never, ActorContext> = Effect.map(
+  ActorContext,
+  (ctx) => ctx.self
+)

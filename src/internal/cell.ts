@@ -1,0 +1,433 @@
+/**
+ * The actor cell: one actor's mailbox, lifecycle and handler loop, written against callbacks rather than
+ * fibers so that the in-process ref and the wire's server side both deliver to it without extra hops.
+ * A message whose handler returns an Exit (Effect.succeed, a plain value) is answered without a fiber;
+ * any other handler runs in a fiber of its own, so a caller's interrupt or a kill can stop just that one.
+ */
+import { Cause, Context, Effect, Exit, type Fiber, Scheduler, Scope, Stream } from "effect"
+import * as ActorError from "../ActorError.ts"
+import type { Method, Protocol } from "../Protocol.ts"
+
+// envelope states (numbers, not an enum: the sources stay erasable TypeScript)
+const Queued = 0
+const Waiting = 1
+const Running = 2
+const Done = 3
+const Cancelled = 4
+
+/** One message on its way to a handler. */
+export class Envelope {
+  state: number = Queued
+  fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  readonly method: Method
+  readonly payload: unknown
+  /** Receives the outcome of a call or stream; the failure is the declared error or an ActorError. */
+  readonly reply: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined
+  /** Suspended sender (overflow "suspend"): told when the message gets into the mailbox. */
+  onAdmit: ((ok: boolean) => void) | undefined = undefined
+  constructor(method: Method, payload: unknown, reply: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined) {
+    this.method = method
+    this.payload = payload
+    this.reply = reply
+  }
+}
+
+/** What `send` did with a message: in the mailbox; waiting for room (`onAdmit` follows); refused. */
+export const Admitted = 0
+export const WaitingForRoom = 1
+export const Full = 2
+export const Refused = 3
+export type Sent = typeof Admitted | typeof WaitingForRoom | typeof Full | typeof Refused
+
+// cell statuses, in lifecycle order
+const Starting = 0
+const Active = 1
+const Stopping = 2
+const Terminated = 3
+
+/** How an actor ended. */
+export type Termination =
+  | { readonly _tag: "Stopped" }
+  | { readonly _tag: "Killed" }
+  | { readonly _tag: "SpawnFailed"; readonly error: ActorError.ActorError }
+
+// Synchronous drains nest when a resumed caller sends to another idle actor; past this depth the drain
+// is scheduled instead, so that chains of actors can never overflow the stack.
+const maxDrainDepth = 16
+// A drain that handled this many messages yields to the event loop, so one busy actor cannot starve I/O.
+const drainBudget = 4096
+let drainDepth = 0
+
+const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as any).then === "function"
+
+/** @internal */
+export class Cell {
+  status: number = Starting
+  private queue: Array<Envelope | undefined> = []
+  private head = 0
+  private waiting: Array<Envelope> = []
+  private busy = false
+  private draining = false
+  private running = 0
+  private readonly fibers = new Set<Fiber.Fiber<unknown, unknown>>()
+  private impl: any = undefined
+  private fork: (<A, E>(effect: Effect.Effect<A, E, never>) => Fiber.Fiber<A, E>) | undefined = undefined
+  private context: Context.Context<never> | undefined = undefined
+  private scope: Scope.Closeable | undefined = undefined
+  private termination: Termination | undefined = undefined
+  private observers: Array<(t: Termination) => void> = []
+  private startObservers: Array<(error: ActorError.ActorError | undefined) => void> = []
+  private readonly stopped: ActorError.ActorError
+  private schedule: ((task: () => void) => void) | undefined = undefined
+  private building = true
+
+  readonly id: string
+  readonly protocol: Protocol.Any
+  readonly capacity: number
+  readonly overflow: "suspend" | "fail"
+  /** Called once when the actor has terminated (after finalizers). */
+  private readonly onTerminated: (cell: Cell) => void
+
+  constructor(
+    id: string,
+    protocol: Protocol.Any,
+    capacity: number,
+    overflow: "suspend" | "fail",
+    onTerminated: (cell: Cell) => void
+  ) {
+    this.id = id
+    this.protocol = protocol
+    this.capacity = capacity
+    this.overflow = overflow
+    this.onTerminated = onTerminated
+    this.stopped = ActorError.make(new ActorError.Stopped({ actorId: id }))
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Builds the behaviour in `context` (which holds the behaviour Layer's services and the ActorContext)
+   * with a fresh Scope; queued messages wait until it is built.
+   */
+  start(build: Effect.Effect<object, unknown, never>, context: Context.Context<never>): void {
+    const scope = Scope.makeUnsafe()
+    this.scope = scope
+    this.context = Context.add(context, Scope.Scope, scope)
+    this.fork = Effect.runForkWith(this.context) as any
+    const dispatcher = Context.get(this.context, Scheduler.Scheduler).makeDispatcher()
+    this.schedule = (task) => dispatcher.scheduleTask(task, 0)
+    const fiber = this.fork!(build)
+    const done = (exit: Exit.Exit<object, unknown>) => {
+      this.fibers.delete(fiber)
+      this.building = false
+      if (this.termination?._tag === "Killed") {
+        const killed = ActorError.make(new ActorError.Killed({ actorId: this.id }))
+        this.notifyStarted(killed)
+        return this.finish(this.termination)
+      }
+      if (Exit.isSuccess(exit)) {
+        this.impl = exit.value
+        if (this.status === Starting) this.status = Active
+        this.notifyStarted(undefined)
+        this.drain()
+        this.maybeFinish()
+      } else {
+        const error = ActorError.make(
+          new ActorError.SpawnFailed({
+            actorId: this.id,
+            protocol: this.protocol.name,
+            message: Cause.pretty(exit.cause)
+          })
+        )
+        this.failPending(error)
+        this.notifyStarted(error)
+        this.finish({ _tag: "SpawnFailed", error })
+      }
+    }
+    const exit = fiber.pollUnsafe()
+    if (exit !== undefined) return done(exit)
+    this.fibers.add(fiber)
+    fiber.addObserver(done)
+  }
+
+  /** Calls back once the behaviour is built (undefined) or failed to build (the error). */
+  whenStarted(cb: (error: ActorError.ActorError | undefined) => void): void {
+    if (this.status === Starting) this.startObservers.push(cb)
+    else if (this.termination?._tag === "SpawnFailed") cb(this.termination.error)
+    else cb(undefined)
+  }
+
+  private notifyStarted(error: ActorError.ActorError | undefined): void {
+    const observers = this.startObservers
+    this.startObservers = []
+    for (const cb of observers) cb(error)
+  }
+
+  /** Calls back once when the actor has terminated (at once if it already has). */
+  whenTerminated(cb: (t: Termination) => void): () => void {
+    if (this.termination !== undefined) {
+      cb(this.termination)
+      return () => {}
+    }
+    this.observers.push(cb)
+    return () => {
+      const i = this.observers.indexOf(cb)
+      if (i >= 0) this.observers.splice(i, 1)
+    }
+  }
+
+  get isTerminated(): boolean {
+    return this.status === Terminated
+  }
+
+  get isAccepting(): boolean {
+    return this.status === Starting || this.status === Active
+  }
+
+  /** Poison pill: refuse new messages, handle what was sent before, then run finalizers. */
+  stop(): void {
+    if (this.status === Starting || this.status === Active) {
+      this.status = Stopping
+      this.maybeFinish()
+    }
+  }
+
+  /** Fails every queued and waiting message with Killed, interrupts running handlers, runs finalizers. */
+  kill(): void {
+    if (this.status === Terminated || this.termination !== undefined) return
+    const killed = ActorError.make(new ActorError.Killed({ actorId: this.id }))
+    this.status = Stopping
+    this.termination = { _tag: "Killed" }
+    this.failPending(killed)
+    for (const fiber of this.fibers) fiber.interruptUnsafe()
+    this.maybeFinish()
+  }
+
+  private failPending(error: ActorError.ActorError): void {
+    const exit = Exit.fail(error)
+    const queue = this.queue
+    const waiting = this.waiting
+    this.queue = []
+    this.head = 0
+    this.waiting = []
+    for (const env of queue) {
+      if (env !== undefined && env.state === Queued) {
+        env.state = Done
+        env.reply?.(exit)
+      }
+    }
+    for (const env of waiting) {
+      if (env.state === Waiting) {
+        env.state = Done
+        const admit = env.onAdmit
+        env.onAdmit = undefined
+        if (env.reply !== undefined) env.reply(exit)
+        else admit?.(false)
+      }
+    }
+  }
+
+  private maybeFinish(): void {
+    if (
+      this.status === Stopping &&
+      !this.building &&
+      !this.draining &&
+      this.running === 0 &&
+      !this.busy &&
+      this.head >= this.queue.length &&
+      this.waiting.length === 0
+    ) {
+      this.finish(this.termination ?? { _tag: "Stopped" })
+    }
+  }
+
+  private finish(termination: Termination): void {
+    if (this.status === Terminated) return
+    this.status = Terminated
+    this.termination = termination
+    const notify = () => {
+      this.onTerminated(this)
+      const observers = this.observers
+      this.observers = []
+      for (const cb of observers) cb(termination)
+    }
+    const scope = this.scope
+    if (scope === undefined || this.fork === undefined) return notify()
+    const fiber = this.fork(Scope.close(scope, termination._tag === "Stopped" ? Exit.void : Exit.interrupt()))
+    if (fiber.pollUnsafe() !== undefined) notify()
+    else fiber.addObserver(notify)
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  /** Offers a message to the mailbox. */
+  send(env: Envelope): Sent {
+    if (this.status >= Stopping) return Refused
+    if (this.queue.length - this.head >= this.capacity || this.waiting.length > 0) {
+      if (this.overflow === "fail") return Full
+      env.state = Waiting
+      this.waiting.push(env)
+      return WaitingForRoom
+    }
+    this.queue.push(env)
+    if (!this.draining && !this.busy && !this.building) this.drain()
+    return Admitted
+  }
+
+  /** The sender gave up (interrupted): drop the message if it is not handled yet, else interrupt its handler. */
+  cancel(env: Envelope): void {
+    switch (env.state) {
+      case Queued:
+        env.state = Cancelled
+        return
+      case Waiting: {
+        env.state = Cancelled
+        const i = this.waiting.indexOf(env)
+        if (i >= 0) this.waiting.splice(i, 1)
+        return
+      }
+      case Running:
+        env.state = Cancelled
+        env.fiber?.interruptUnsafe()
+        return
+    }
+  }
+
+  /** The error a sender gets when the actor refuses messages. */
+  get stoppedError(): ActorError.ActorError {
+    return this.stopped
+  }
+
+  private admitWaiting(): void {
+    while (this.waiting.length > 0 && this.queue.length - this.head < this.capacity) {
+      const env = this.waiting.shift()!
+      if (env.state !== Waiting) continue
+      env.state = Queued
+      this.queue.push(env)
+      const admit = env.onAdmit
+      env.onAdmit = undefined
+      admit?.(true)
+    }
+  }
+
+  /** Handles queued messages in order until the mailbox is empty or a sequential handler suspends. */
+  drain(): void {
+    if (this.draining || this.busy || this.building || this.status === Terminated) return
+    if (drainDepth >= maxDrainDepth) {
+      this.draining = true
+      this.schedule!(() => {
+        this.draining = false
+        this.drain()
+      })
+      return
+    }
+    this.draining = true
+    drainDepth++
+    let handled = 0
+    try {
+      while (!this.busy && this.head < this.queue.length) {
+        if (++handled > drainBudget) {
+          this.schedule!(() => {
+            this.draining = false
+            this.drain()
+          })
+          return
+        }
+        const env = this.queue[this.head]!
+        this.queue[this.head++] = undefined
+        if (this.waiting.length > 0) this.admitWaiting()
+        if (env.state !== Queued) continue
+        this.run(env)
+      }
+      if (this.head >= this.queue.length) {
+        this.queue.length = 0
+        this.head = 0
+      }
+      this.draining = false
+    } finally {
+      drainDepth--
+    }
+    this.maybeFinish()
+  }
+
+  private run(env: Envelope): void {
+    const method = env.method
+    let effect: Effect.Effect<unknown, unknown>
+    try {
+      effect = this.toEffect(method, this.impl[method.name](env.payload))
+    } catch (defect) {
+      effect = Exit.die(defect)
+    }
+    if (Exit.isExit(effect)) return this.complete(env, effect)
+    env.state = Running
+    // counted as running before the fiber starts: a handler that stops its own actor must not see it idle
+    this.running++
+    if (!method.concurrent) this.busy = true
+    const fiber = this.fork!(effect)
+    const exit = fiber.pollUnsafe()
+    if (exit !== undefined) {
+      this.running--
+      if (!method.concurrent) this.busy = false
+      return this.complete(env, exit)
+    }
+    env.fiber = fiber
+    this.fibers.add(fiber)
+    fiber.addObserver((exit) => {
+      this.fibers.delete(fiber)
+      this.running--
+      if (!method.concurrent) this.busy = false
+      env.fiber = undefined
+      this.complete(env, exit)
+      this.drain()
+      this.maybeFinish()
+    })
+  }
+
+  /** Normalizes what a handler returned: Effect, Promise, plain value, or (stream methods) a Stream/iterable. */
+  private toEffect(method: Method, out: unknown): Effect.Effect<unknown, unknown> {
+    if (method.kind === "stream") return Exit.succeed(this.toStream(method, out))
+    if (Effect.isEffect(out)) return out as Effect.Effect<unknown, unknown>
+    if (isPromiseLike(out)) return Effect.promise(() => out)
+    return Exit.succeed(out)
+  }
+
+  private toStream(method: Method, out: unknown): Stream.Stream<unknown, unknown> {
+    const stream: Stream.Stream<unknown, unknown, never> = Stream.isStream(out)
+      ? (out as Stream.Stream<unknown, unknown, never>)
+      : typeof (out as any)?.[Symbol.asyncIterator] === "function"
+        ? Stream.fromAsyncIterable(out as AsyncIterable<unknown>, (e) => e).pipe(Stream.orDie)
+        : Stream.fromIterable(out as Iterable<unknown>)
+    const id = this.id
+    return stream.pipe(
+      Stream.provideContext(this.context!),
+      Stream.catchCause((cause) => Stream.fail(ActorError.fromCause(id, method.name, cause))),
+      Stream.interruptWhen(
+        Effect.callback<never, ActorError.ActorError>((resume) => {
+          const off = this.whenTerminated(() => resume(Exit.fail(this.stopped)))
+          return Effect.sync(off)
+        })
+      )
+    )
+  }
+
+  private complete(env: Envelope, exit: Exit.Exit<unknown, unknown>): void {
+    const cancelled = env.state === Cancelled
+    env.state = Done
+    if (cancelled) return
+    const reply = env.reply
+    if (reply !== undefined) {
+      if (Exit.isSuccess(exit)) return reply(exit)
+      if (this.termination?._tag === "Killed" && Cause.hasInterrupts(exit.cause)) {
+        return reply(Exit.fail(ActorError.make(new ActorError.Killed({ actorId: this.id }))))
+      }
+      return reply(Exit.fail(ActorError.fromCause(this.id, env.method.name, exit.cause)))
+    }
+    if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
+      // a cast has no one to answer: its failure goes to the log, and the actor carries on
+      this.fork!(
+        Effect.logWarning(`troupe: cast ${this.protocol.name}.${env.method.name} on "${this.id}" failed`, exit.cause)
+      )
+    }
+  }
+}

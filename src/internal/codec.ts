@@ -1,0 +1,121 @@
+/**
+ * The value codec shared by the wire and by the local serialize-messages test mode: a method's Schema
+ * encodes a value to its Encoded form, cbor-x turns that into bytes (Uint8Array, Date, bigint, Map and
+ * Set travel natively), and the way back validates with the same Schema. Every failure is an ActorError
+ * with reason DecodeError naming the actor, the method, the part and the Schema issue.
+ */
+import { Exit, Schema } from "effect"
+import { Encoder } from "cbor-x"
+import * as ActorError from "../ActorError.ts"
+import type { Method } from "../Protocol.ts"
+
+/** The CBOR encoder: plain maps decode as objects; no record extension, so any CBOR peer can read frames. */
+export const cbor = new Encoder({ useRecords: false, mapsAsObjects: true } as any)
+
+/** Which part of a message a codec step works on. */
+export type Part = "payload" | "success" | "error" | "stream" | "actorError"
+
+interface SchemaCodec {
+  readonly encode: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  readonly decode: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+}
+
+const codecs = new WeakMap<Schema.Top, SchemaCodec>()
+
+const codecOf = (schema: Schema.Top): SchemaCodec => {
+  let c = codecs.get(schema)
+  if (c === undefined) {
+    c = {
+      encode: Schema.encodeUnknownExit(schema as Schema.Codec<unknown, unknown>),
+      decode: Schema.decodeUnknownExit(schema as Schema.Codec<unknown, unknown>)
+    }
+    codecs.set(schema, c)
+  }
+  return c
+}
+
+const schemaOf = (method: Method, part: Part): Schema.Top =>
+  part === "payload"
+    ? method.payload
+    : part === "success" || part === "stream"
+      ? method.success
+      : part === "error"
+        ? method.error
+        : ActorError.ActorError
+
+const decodeError = (actorId: string, method: Method, part: Part, message: string): ActorError.ActorError =>
+  ActorError.make(new ActorError.DecodeError({ actorId, method: method.name, part, message }))
+
+const issueMessage = (exit: Exit.Exit<unknown, Schema.SchemaError>): string => {
+  if (Exit.isFailure(exit)) {
+    for (const r of exit.cause.reasons) {
+      if (r._tag === "Fail") return r.error.message
+      if (r._tag === "Die") return String(r.defect)
+    }
+  }
+  return "unknown codec failure"
+}
+
+/** Schema-encodes one part of a message. */
+export const encode = (
+  actorId: string,
+  method: Method,
+  part: Part,
+  value: unknown
+): Exit.Exit<unknown, ActorError.ActorError> => {
+  const exit = codecOf(schemaOf(method, part)).encode(value)
+  return Exit.isSuccess(exit)
+    ? (exit as Exit.Exit<unknown, never>)
+    : Exit.fail(decodeError(actorId, method, part, `encode: ${issueMessage(exit)}`))
+}
+
+/** Schema-decodes (validates) one part of a message. */
+export const decode = (
+  actorId: string,
+  method: Method,
+  part: Part,
+  value: unknown
+): Exit.Exit<unknown, ActorError.ActorError> => {
+  const exit = codecOf(schemaOf(method, part)).decode(value)
+  return Exit.isSuccess(exit)
+    ? (exit as Exit.Exit<unknown, never>)
+    : Exit.fail(decodeError(actorId, method, part, `decode: ${issueMessage(exit)}`))
+}
+
+/**
+ * Sends a value the whole way a wire would: Schema encode, CBOR bytes, CBOR decode, Schema decode.
+ * Used by the serialize-messages test mode so local tests catch what would break on a wire.
+ */
+export const roundTrip = (
+  actorId: string,
+  method: Method,
+  part: Part,
+  value: unknown
+): Exit.Exit<unknown, ActorError.ActorError> => {
+  const encoded = encode(actorId, method, part, value)
+  if (Exit.isFailure(encoded)) return encoded
+  let copy: unknown
+  try {
+    copy = cbor.decode(cbor.encode(encoded.value))
+  } catch (e) {
+    return Exit.fail(decodeError(actorId, method, part, `cbor: ${e instanceof Error ? e.message : String(e)}`))
+  }
+  return decode(actorId, method, part, copy)
+}
+
+/**
+ * Round-trips a handler's outcome: a success through the success Schema, a declared error through the
+ * error Schema, an ActorError through ActorError's own Schema.
+ */
+export const roundTripExit = (
+  actorId: string,
+  method: Method,
+  exit: Exit.Exit<unknown, unknown>
+): Exit.Exit<unknown, unknown> => {
+  if (Exit.isSuccess(exit)) return roundTrip(actorId, method, "success", exit.value)
+  const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+  if (failure === undefined || failure._tag !== "Fail") return exit
+  const part: Part = ActorError.isActorError(failure.error) ? "actorError" : "error"
+  const copied = roundTrip(actorId, method, part, failure.error)
+  return Exit.isSuccess(copied) ? Exit.fail(copied.value) : copied
+}

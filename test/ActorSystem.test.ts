@@ -1,0 +1,727 @@
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Latch, Layer, Ref, Schema, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import { Actor, ActorContext, ActorError, ActorSystem } from "troupe"
+import { Calculator, CalculatorLive, DivideByZero } from "./fixtures/calculator.ts"
+
+const isolated = <A, E, R>(self: Effect.Effect<A, E, R>) => self.pipe(Effect.provide(ActorSystem.layer()))
+
+const reasonOf = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  const fail = exit.cause.reasons.find((r) => r._tag === "Fail")
+  if (fail === undefined || fail._tag !== "Fail") return "not a failure"
+  const error = fail.error
+  return ActorError.isActorError(error) ? error.reason._tag : (error as { _tag?: string })._tag
+}
+
+/** A protocol whose handlers can be held at a gate, to observe the mailbox while the actor is busy. */
+const Gated = Actor.make("Gated", {
+  hold: { payload: { tag: Schema.String }, success: Schema.String },
+  note: { payload: { tag: Schema.String }, cast: true },
+  echo: { payload: { tag: Schema.String }, success: Schema.String },
+  log: { success: Schema.Array(Schema.String) },
+  overlap: { payload: { n: Schema.Number }, success: Schema.Number },
+  overlapConcurrent: { payload: { n: Schema.Number }, success: Schema.Number, concurrent: true }
+})
+
+const makeGated = Effect.gen(function* () {
+  const gate = yield* Latch.make(false)
+  const entered = yield* Deferred.make<void>()
+  const handled = yield* Ref.make<ReadonlyArray<string>>([])
+  const interrupted = yield* Ref.make<ReadonlyArray<string>>([])
+  const finalized = yield* Ref.make(false)
+  let inside = 0
+  let maxInside = 0
+  const overlapping = (n: number) =>
+    Effect.gen(function* () {
+      inside++
+      maxInside = Math.max(maxInside, inside)
+      yield* Effect.yieldNow
+      yield* Effect.yieldNow
+      inside--
+      return n
+    })
+  const layer = Gated.toLayer(
+    Effect.gen(function* () {
+      yield* Effect.addFinalizer(() => Ref.set(finalized, true))
+      return Gated.of({
+        hold: ({ tag }) =>
+          Effect.gen(function* () {
+            yield* Deferred.succeed(entered, undefined)
+            yield* gate.await
+            yield* Ref.update(handled, (h) => [...h, tag])
+            return tag
+          }).pipe(Effect.onInterrupt(() => Ref.update(interrupted, (h) => [...h, tag]))),
+        note: ({ tag }) => Ref.update(handled, (h) => [...h, tag]),
+        echo: ({ tag }) => Ref.update(handled, (h) => [...h, tag]).pipe(Effect.as(tag)),
+        log: () => Ref.get(handled),
+        overlap: ({ n }) => overlapping(n),
+        overlapConcurrent: ({ n }) => overlapping(n)
+      })
+    })
+  )
+  return {
+    gate,
+    entered,
+    handled,
+    interrupted,
+    finalized,
+    layer,
+    maxInside: () => maxInside
+  }
+})
+
+describe("protocol", () => {
+  it("normalizes methods into kinds with Schemas", () => {
+    const add = Calculator.methodMap.get("add")!
+    expect(add.kind).toBe("call")
+    expect(Calculator.methodMap.get("reset")!.kind).toBe("cast")
+    expect(Calculator.methodMap.get("countdown")!.kind).toBe("stream")
+    expect(Calculator.name).toBe("Calculator")
+    expect(Calculator.key).toBe("troupe/Actor/Calculator")
+  })
+
+  it("refuses reserved method names and contradictory declarations", () => {
+    expect(() => Actor.make("Bad", { id: {} })).toThrow(/reserved/)
+    expect(() => Actor.make("Bad", { c: { cast: true, success: Schema.Number } })).toThrow(/cast/)
+    expect(() => Actor.make("Bad", { s: { stream: Schema.Number, success: Schema.Number } })).toThrow(/stream/)
+  })
+})
+
+describe("in-process actors", () => {
+  it.effect("calls, casts, streams and a declared error", () =>
+    Effect.gen(function* () {
+      const calc = yield* Actor.spawn(Calculator, { id: "calc" })
+      expect(yield* calc.add({ a: 1, b: 2 })).toBe(3)
+      const error = yield* Effect.flip(calc.divide({ a: 7, b: 0 }))
+      assert.instanceOf(error, DivideByZero)
+      expect(error.dividend).toBe(7)
+      yield* calc.record({ entry: "note" })
+      expect(yield* calc.history()).toEqual(["1 + 2", "note"])
+      expect(yield* calc.countdown({ from: 3 }).pipe(Stream.runCollect)).toEqual([3, 2, 1, 0])
+      yield* calc.reset()
+      expect(yield* calc.history()).toEqual([])
+    }).pipe(Effect.provide(CalculatorLive), isolated)
+  )
+
+  it.effect("keeps arrival order across 10k messages", () =>
+    Effect.gen(function* () {
+      const calc = yield* Actor.spawn(Calculator, { id: "ordered" })
+      for (let i = 0; i < 10_000; i++) yield* calc.record({ entry: String(i) })
+      const history = yield* calc.history()
+      expect(history.length).toBe(10_000)
+      expect(history).toEqual(Array.from({ length: 10_000 }, (_, i) => String(i)))
+    }).pipe(Effect.provide(CalculatorLive), isolated)
+  )
+
+  it.effect("keeps arrival order of messages from concurrent senders", () =>
+    Effect.gen(function* () {
+      const calc = yield* Actor.spawn(Calculator, { id: "senders" })
+      yield* Effect.forEach(
+        ["a", "b", "c"],
+        (sender) =>
+          Effect.forEach(
+            Array.from({ length: 200 }, (_, i) => i),
+            (i) => calc.record({ entry: `${sender}${i}` })
+          ),
+        { concurrency: "unbounded", discard: true }
+      )
+      const history = yield* calc.history()
+      for (const sender of ["a", "b", "c"]) {
+        const own = history.filter((h) => h.startsWith(sender))
+        expect(own).toEqual(Array.from({ length: 200 }, (_, i) => `${sender}${i}`))
+      }
+    }).pipe(Effect.provide(CalculatorLive), isolated)
+  )
+
+  it.effect("handles one message at a time; a concurrent method opts out", () =>
+    Effect.gen(function* () {
+      const g = yield* makeGated
+      yield* Effect.gen(function* () {
+        const ref = yield* Actor.spawn(Gated, { id: "seq" })
+        yield* Effect.forEach(
+          Array.from({ length: 50 }, (_, i) => i),
+          (n) => ref.overlap({ n }),
+          {
+            concurrency: "unbounded"
+          }
+        )
+        expect(g.maxInside()).toBe(1)
+        yield* Effect.forEach(
+          Array.from({ length: 50 }, (_, i) => i),
+          (n) => ref.overlapConcurrent({ n }),
+          {
+            concurrency: "unbounded"
+          }
+        )
+        expect(g.maxInside()).toBeGreaterThan(1)
+      }).pipe(Effect.provide(g.layer))
+    }).pipe(isolated)
+  )
+
+  it.effect("overflow 'fail': a full mailbox fails the sender with MailboxFull", () =>
+    Effect.gen(function* () {
+      const g = yield* makeGated
+      yield* Effect.gen(function* () {
+        const ref = yield* Actor.spawn(Gated, { id: "full", mailbox: { capacity: 2, overflow: "fail" } })
+        const first = yield* Effect.forkChild(ref.hold({ tag: "first" }), { startImmediately: true })
+        yield* Deferred.await(g.entered)
+        yield* ref.note({ tag: "q1" })
+        yield* ref.note({ tag: "q2" })
+        const refused = yield* Effect.exit(ref.note({ tag: "q3" }))
+        expect(reasonOf(refused)).toBe("MailboxFull")
+        expect(reasonOf(yield* Effect.exit(ref.echo({ tag: "q4" })))).toBe("MailboxFull")
+        yield* g.gate.open
+        expect(yield* Fiber.join(first)).toBe("first")
+        yield* Actor.stop(ref) // completes once the queue is drained
+        expect(yield* Ref.get(g.handled)).toEqual(["first", "q1", "q2"])
+      }).pipe(Effect.provide(g.layer))
+    }).pipe(isolated)
+  )
+
+  it.effect("overflow 'suspend': a sender waits for room, then is handled in order", () =>
+    Effect.gen(function* () {
+      const g = yield* makeGated
+      yield* Effect.gen(function* () {
+        const ref = yield* Actor.spawn(Gated, { id: "suspend", mailbox: { capacity: 1, overflow: "suspend" } })
+        const first = yield* Effect.forkChild(ref.hold({ tag: "first" }), { startImmediately: true })
+        yield* Deferred.await(g.entered)
+        yield* ref.note({ tag: "q1" })
+        const waiting = yield* Effect.forkChild(ref.note({ tag: "q2" }), { startImmediately: true })
+        const waitingCall = yield* Effect.forkChild(ref.echo({ tag: "q3" }), { startImmediately: true })
+        expect(waiting.pollUnsafe()).toBeUndefined()
+        expect(waitingCall.pollUnsafe()).toBeUndefined()
+        yield* g.gate.open
+        yield* Fiber.join(waiting)
+        expect(yield* Fiber.join(waitingCall)).toBe("q3")
+        yield* Fiber.join(first)
+        expect(yield* ref.log()).toEqual(["first", "q1", "q2", "q3"])
+      }).pipe(Effect.provide(g.layer))
+    }).pipe(isolated)
+  )
+
+  it.effect("'suspend' is the default policy", () =>
+    Effect.gen(function* () {
+      const g = yield* makeGated
+      yield* Effect.gen(function* () {
+        const ref = yield* Actor.spawn(Gated, { id: "default", mailbox: { capacity: 1 } })
+        yield* Effect.forkChild(ref.hold({ tag: "first" }), { startImmediately: true })
+        yield* Deferred.await(g.entered)
+        yield* ref.note({ tag: "q1" })
+        const waiting = yield* Effect.forkChild(ref.note({ tag: "q2" }), { startImmediately: true })
+        expect(waiting.pollUnsafe()).toBeUndefined()
+        yield* g.gate.open
+        yield* Fiber.join(waiting)
+      }).pipe(Effect.provide(g.layer))
+    }).pipe(isolated)
+  )
+
+  it.effect("stop handles what was queued, refuses later sends, runs finalizers", () =>
+    Effect.gen(function* () {
+      const g = yield* makeGated
+      yield* Effect.gen(function* () {
+        const ref = yield* Actor.spawn(Gated, { id: "stopper" })
+        const first = yield* Effect.forkChild(ref.hold({ tag: "first" }), { startImmediately: true })
+        yield* Deferred.await(g.entered)
+        const queued = yield* Effect.forkChild(ref.echo({ tag: "queued" }), { startImmediately: true })
+        const stopping = yield* Effect.forkChild(Actor.stop(ref), { startImmediately: true })
+        expect(reasonOf(yield* Effect.exit(ref.echo({ tag: "late" })))).toBe("Stopped")
+        expect(stopping.pollUnsafe()).toBeUndefined()
+        expect(yield* Ref.get(g.finalized)).toBe(false)
+        yield* g.gate.open
+        expect(yield* Fiber.join(first)).toBe("first")
+        expect(yield* Fiber.join(queued)).toBe("queued")
+        yield* Fiber.join(stopping)
+        expect(yield* Ref.get(g.finalized)).toBe(true)
+        expect(yield* Ref.get(g.handled)).toEqual(["first", "queued"])
+        expect(reasonOf(yield* Effect.exit(Actor.lookup(Gated, "stopper")))).toBe("NotFound")
+      }).pipe(Effect.provide(g.layer))
+    }).pipe(isolated)
+  )
+
+  it.effect("kill fails queued messages with Killed and interrupts the running handler", () =>
+    Effect.gen(function* () {
+      const g = yield* makeGated
+      yield* Effect.gen(function* () {
+        const ref = yield* Actor.spawn(Gated, { id: "victim" })
+        const first = yield* Effect.forkChild(ref.hold({ tag: "first" }), { startImmediately: true })
+        yield* Deferred.await(g.entered)
+        const queued = yield* Effect.forkChild(ref.echo({ tag: "queued" }), { startImmediately: true })
+        yield* Actor.kill(ref)
+        expect(reasonOf(yield* Fiber.await(first))).toBe("Killed")
+        expect(reasonOf(yield* Fiber.await(queued))).toBe("Killed")
+        expect(yield* Ref.get(g.interrupted)).toEqual(["first"])
+        expect(yield* Ref.get(g.handled)).toEqual([])
+        expect(yield* Ref.get(g.finalized)).toBe(true)
+        expect(reasonOf(yield* Effect.exit(ref.echo({ tag: "late" })))).toBe("Stopped")
+      }).pipe(Effect.provide(g.layer))
+    }).pipe(isolated)
+  )
+
+  it.effect("a stopped id can be spawned again, with fresh state; old refs stay stopped", () =>
+    Effect.gen(function* () {
+      const first = yield* Actor.spawn(Calculator, { id: "again" })
+      yield* first.record({ entry: "old" })
+      expect(reasonOf(yield* Effect.exit(Actor.spawn(Calculator, { id: "again" })))).toBe("AlreadyExists")
+      yield* Actor.stop(first)
+      const second = yield* Actor.spawn(Calculator, { id: "again" })
+      expect(yield* second.history()).toEqual([])
+      expect(reasonOf(yield* Effect.exit(first.history()))).toBe("Stopped")
+      yield* Actor.stop(first) // stopping a stopped actor succeeds
+    }).pipe(Effect.provide(CalculatorLive), isolated)
+  )
+
+  it.effect("a caller interrupted while its message is queued: the message is dropped", () =>
+    Effect.gen(function* () {
+      const g = yield* makeGated
+      yield* Effect.gen(function* () {
+        const ref = yield* Actor.spawn(Gated, { id: "cancel-queued" })
+        yield* Effect.forkChild(ref.hold({ tag: "first" }), { startImmediately: true })
+        yield* Deferred.await(g.entered)
+        const dropped = yield* Effect.forkChild(ref.echo({ tag: "dropped" }), { startImmediately: true })
+        yield* Fiber.interrupt(dropped)
+        yield* g.gate.open
+        expect(yield* ref.echo({ tag: "after" })).toBe("after")
+        expect(yield* Ref.get(g.handled)).toEqual(["first", "after"])
+      }).pipe(Effect.provide(g.layer))
+    }).pipe(isolated)
+  )
+
+  it.effect("a caller interrupted while its handler runs: the handler is interrupted", () =>
+    Effect.gen(function* () {
+      const g = yield* makeGated
+      yield* Effect.gen(function* () {
+        const ref = yield* Actor.spawn(Gated, { id: "cancel-running" })
+        const call = yield* Effect.forkChild(ref.hold({ tag: "running" }), { startImmediately: true })
+        yield* Deferred.await(g.entered)
+        yield* Fiber.interrupt(call)
+        expect(yield* Ref.get(g.interrupted)).toEqual(["running"])
+        expect(yield* ref.echo({ tag: "next" })).toBe("next")
+      }).pipe(Effect.provide(g.layer))
+    }).pipe(isolated)
+  )
+
+  it.effect("get-or-spawn: concurrent requests for one id build one actor", () =>
+    Effect.gen(function* () {
+      const builds = yield* Ref.make(0)
+      const gate = yield* Latch.make(false)
+      const Counter = Actor.make("Counter", { incr: { success: Schema.Number } })
+      const CounterLive = Counter.toLayer(
+        Effect.gen(function* () {
+          yield* Ref.update(builds, (n) => n + 1)
+          yield* gate.await // an asynchronous build leaves room for a race
+          const n = yield* Ref.make(0)
+          return Counter.of({ incr: () => Ref.updateAndGet(n, (x) => x + 1) })
+        })
+      )
+      yield* Effect.gen(function* () {
+        const fibers = yield* Effect.forEach([1, 2, 3, 4], () =>
+          Effect.forkChild(Actor.getOrSpawn(Counter, { id: "virtual" }), { startImmediately: true })
+        )
+        yield* gate.open
+        const refs = yield* Fiber.joinAll(fibers)
+        expect(yield* Ref.get(builds)).toBe(1)
+        for (const ref of refs) yield* ref.incr()
+        expect(yield* refs[0]!.incr()).toBe(5)
+        const again = yield* Actor.getOrSpawn(Counter, { id: "virtual" })
+        expect(yield* again.incr()).toBe(6)
+      }).pipe(Effect.provide(CounterLive))
+    }).pipe(isolated)
+  )
+
+  it.effect("lookup finds running actors and checks their protocol", () =>
+    Effect.gen(function* () {
+      yield* Actor.spawn(Calculator, { id: "found" })
+      const ref = yield* Actor.lookup(Calculator, "found")
+      expect(yield* ref.add({ a: 2, b: 2 })).toBe(4)
+      expect(reasonOf(yield* Effect.exit(Actor.lookup(Calculator, "missing")))).toBe("NotFound")
+      expect(reasonOf(yield* Effect.exit(Actor.lookup(Gated, "found")))).toBe("ProtocolMismatch")
+      expect(reasonOf(yield* Effect.exit(Actor.getOrSpawn(Gated as any, { id: "found" })))).toBe("ProtocolMismatch")
+    }).pipe(Effect.provide(CalculatorLive), isolated)
+  )
+
+  it.effect("a defect in a handler becomes ActorError Defect, with message and stack; the actor lives on", () =>
+    Effect.gen(function* () {
+      const calc = yield* Actor.spawn(Calculator, { id: "crashy" })
+      const error = yield* Effect.flip(calc.crash({ message: "boom" }))
+      assert.isTrue(ActorError.isActorError(error))
+      const reason = (error as ActorError.ActorError).reason
+      assert(reason._tag === "Defect")
+      expect(reason.message).toBe("boom")
+      expect(reason.name).toBe("Error")
+      expect(reason.method).toBe("crash")
+      expect(reason.stack).toContain("boom")
+      expect(yield* calc.add({ a: 1, b: 1 })).toBe(2)
+    }).pipe(Effect.provide(CalculatorLive), isolated)
+  )
+
+  it.effect("a failing build fails the spawn with SpawnFailed and frees the id", () =>
+    Effect.gen(function* () {
+      const Broken = Actor.make("Broken", { ping: {} })
+      const attempts = yield* Ref.make(0)
+      const BrokenLive = Broken.toLayer(
+        Effect.gen(function* () {
+          const n = yield* Ref.updateAndGet(attempts, (x) => x + 1)
+          if (n === 1) return yield* Effect.fail("no database")
+          return Broken.of({ ping: () => Effect.void })
+        })
+      )
+      yield* Effect.gen(function* () {
+        const exit = yield* Effect.exit(Actor.spawn(Broken, { id: "broken" }))
+        expect(reasonOf(exit)).toBe("SpawnFailed")
+        const ref = yield* Actor.spawn(Broken, { id: "broken" })
+        yield* ref.ping()
+      }).pipe(Effect.provide(BrokenLive))
+    }).pipe(isolated)
+  )
+
+  it.effect("a failing cast is logged and the actor carries on", () =>
+    Effect.gen(function* () {
+      const Flaky = Actor.make("Flaky", { poke: { cast: true }, count: { success: Schema.Number } })
+      const FlakyLive = Flaky.toLayer(
+        Effect.gen(function* () {
+          const n = yield* Ref.make(0)
+          return Flaky.of({
+            poke: () => Ref.update(n, (x) => x + 1).pipe(Effect.andThen(Effect.die("cast failed"))),
+            count: () => Ref.get(n)
+          })
+        })
+      )
+      yield* Effect.gen(function* () {
+        const ref = yield* Actor.spawn(Flaky, { id: "flaky" })
+        yield* ref.poke()
+        yield* ref.poke()
+        expect(yield* ref.count()).toBe(2)
+      }).pipe(Effect.provide(FlakyLive))
+    }).pipe(isolated)
+  )
+})
+
+describe("plain-class behaviours", () => {
+  const Account = Actor.make("Account", {
+    deposit: { payload: { amount: Schema.Number }, success: Schema.Number },
+    balanceLater: { success: Schema.Number },
+    fail: { success: Schema.Number },
+    reject: { success: Schema.Number },
+    audit: { cast: true },
+    history: { stream: Schema.Number }
+  })
+
+  class AccountImpl {
+    private balance = 0
+    private audits = 0
+    private readonly deposits: Array<number> = []
+    deposit({ amount }: { amount: number }) {
+      this.balance += amount
+      this.deposits.push(amount)
+      return this.balance
+    }
+    balanceLater() {
+      return Promise.resolve(this.balance + this.audits * 1000)
+    }
+    fail(): number {
+      throw new TypeError("thrown from a class")
+    }
+    reject(): Promise<number> {
+      return Promise.reject(new RangeError("rejected from a class"))
+    }
+    audit() {
+      this.audits++
+    }
+    async *history() {
+      for (const d of this.deposits) yield d
+    }
+  }
+
+  const AccountLive = Account.toLayer(() => new AccountImpl())
+
+  it.effect("methods returning values, Promises and iterables; this is bound", () =>
+    Effect.gen(function* () {
+      const acct = yield* Actor.spawn(Account, { id: "acct" })
+      expect(yield* acct.deposit({ amount: 5 })).toBe(5)
+      expect(yield* acct.deposit({ amount: 7 })).toBe(12)
+      yield* acct.audit()
+      expect(yield* acct.balanceLater()).toBe(1012)
+      expect(yield* acct.history().pipe(Stream.runCollect)).toEqual([5, 7])
+    }).pipe(Effect.provide(AccountLive), isolated)
+  )
+
+  it.effect("a thrown exception and a rejected Promise become Defects", () =>
+    Effect.gen(function* () {
+      const acct = yield* Actor.spawn(Account, { id: "acct" })
+      const thrown = yield* Effect.flip(acct.fail())
+      const rejected = yield* Effect.flip(acct.reject())
+      assert(thrown.reason._tag === "Defect" && rejected.reason._tag === "Defect")
+      expect([thrown.reason.name, thrown.reason.message]).toEqual(["TypeError", "thrown from a class"])
+      expect([rejected.reason.name, rejected.reason.message]).toEqual(["RangeError", "rejected from a class"])
+      expect(yield* acct.deposit({ amount: 1 })).toBe(1)
+    }).pipe(Effect.provide(AccountLive), isolated)
+  )
+
+  it.effect("each spawn gets a fresh instance", () =>
+    Effect.gen(function* () {
+      const a = yield* Actor.spawn(Account, { id: "a" })
+      const b = yield* Actor.spawn(Account, { id: "b" })
+      yield* a.deposit({ amount: 10 })
+      expect(yield* b.deposit({ amount: 1 })).toBe(1)
+    }).pipe(Effect.provide(AccountLive), isolated)
+  )
+})
+
+describe("streams", () => {
+  const Ticker = Actor.make("Ticker", {
+    ticks: { stream: Schema.Number },
+    stopped: { success: Schema.Boolean },
+    failing: { stream: Schema.Number, error: DivideByZero }
+  })
+
+  it.effect("leaving a stream on the caller's side stops the producer", () =>
+    Effect.gen(function* () {
+      const producerStopped = yield* Deferred.make<void>()
+      const TickerLive = Ticker.toLayer(
+        Effect.succeed(
+          Ticker.of({
+            ticks: () =>
+              Stream.iterate(0, (n) => n + 1).pipe(Stream.ensuring(Deferred.succeed(producerStopped, undefined))),
+            stopped: () => Deferred.isDone(producerStopped),
+            failing: () => Stream.make(1, 2).pipe(Stream.concat(Stream.fail(new DivideByZero({ dividend: 3 }))))
+          })
+        )
+      )
+      yield* Effect.gen(function* () {
+        const ticker = yield* Actor.spawn(Ticker, { id: "ticker" })
+        expect(yield* ticker.ticks().pipe(Stream.take(5), Stream.runCollect)).toEqual([0, 1, 2, 3, 4])
+        yield* Deferred.await(producerStopped)
+        expect(yield* ticker.stopped()).toBe(true)
+      }).pipe(Effect.provide(TickerLive))
+    }).pipe(isolated)
+  )
+
+  it.effect("interrupting the consumer fiber interrupts the producer", () =>
+    Effect.gen(function* () {
+      const started = yield* Deferred.make<void>()
+      const producerStopped = yield* Deferred.make<void>()
+      const TickerLive = Ticker.toLayer(
+        Effect.succeed(
+          Ticker.of({
+            ticks: () =>
+              Stream.fromEffect(Deferred.succeed(started, undefined)).pipe(
+                Stream.flatMap(() => Stream.never),
+                Stream.ensuring(Deferred.succeed(producerStopped, undefined))
+              ) as Stream.Stream<number>,
+            stopped: () => Deferred.isDone(producerStopped),
+            failing: () => Stream.empty
+          })
+        )
+      )
+      yield* Effect.gen(function* () {
+        const ticker = yield* Actor.spawn(Ticker, { id: "ticker" })
+        const consumer = yield* Effect.forkChild(Stream.runDrain(ticker.ticks()), { startImmediately: true })
+        yield* Deferred.await(started)
+        yield* Fiber.interrupt(consumer)
+        yield* Deferred.await(producerStopped)
+      }).pipe(Effect.provide(TickerLive))
+    }).pipe(isolated)
+  )
+
+  it.effect("a stream's declared error arrives typed after its elements", () =>
+    Effect.gen(function* () {
+      const TickerLive = Ticker.toLayer(
+        Effect.succeed(
+          Ticker.of({
+            ticks: () => Stream.empty,
+            stopped: () => Effect.succeed(false),
+            failing: () => Stream.make(1, 2).pipe(Stream.concat(Stream.fail(new DivideByZero({ dividend: 3 }))))
+          })
+        )
+      )
+      yield* Effect.gen(function* () {
+        const ticker = yield* Actor.spawn(Ticker, { id: "ticker" })
+        const seen: Array<number> = []
+        const error = yield* ticker.failing().pipe(
+          Stream.runForEach((n) => Effect.sync(() => seen.push(n))),
+          Effect.flip
+        )
+        expect(seen).toEqual([1, 2])
+        assert.instanceOf(error, DivideByZero)
+      }).pipe(Effect.provide(TickerLive))
+    }).pipe(isolated)
+  )
+})
+
+describe("actors talking to actors", () => {
+  const Greeter = Actor.make("Greeter", {
+    greet: { payload: { name: Schema.String }, success: Schema.String },
+    whoAmI: { success: Schema.String },
+    quit: { cast: true }
+  })
+  const Front = Actor.make("Front", {
+    relay: { payload: { name: Schema.String }, success: Schema.String }
+  })
+  const GreeterLive = Greeter.toLayer(
+    Effect.gen(function* () {
+      const ctx = yield* ActorContext
+      return Greeter.of({
+        greet: ({ name }) => Effect.succeed(`hello ${name} from ${ctx.id}`),
+        whoAmI: () => Effect.map(Greeter.self, (self) => self.id),
+        quit: () => ctx.stop
+      })
+    })
+  )
+  const FrontLive = Front.toLayer(
+    Effect.succeed(
+      Front.of({
+        relay: ({ name }) =>
+          Effect.gen(function* () {
+            const greeter = yield* Actor.getOrSpawn(Greeter, { id: "greeter" })
+            return yield* greeter.greet({ name })
+          })
+      })
+    )
+  ).pipe(Layer.provide(GreeterLive))
+
+  it.effect("a handler spawns and calls another actor; the actor knows its own id and ref", () =>
+    Effect.gen(function* () {
+      const front = yield* Actor.spawn(Front, { id: "front" })
+      expect(yield* front.relay({ name: "Ada" })).toBe("hello Ada from greeter")
+      const greeter = yield* Actor.lookup(Greeter, "greeter")
+      expect(yield* greeter.whoAmI()).toBe("greeter")
+    }).pipe(Effect.provide(Layer.merge(FrontLive, GreeterLive)), isolated)
+  )
+
+  it.effect("an actor can send itself the poison pill", () =>
+    Effect.gen(function* () {
+      const greeter = yield* Actor.spawn(Greeter, { id: "quitter" })
+      yield* greeter.quit()
+      expect(reasonOf(yield* Effect.exit(greeter.greet({ name: "x" })))).toBe("Stopped")
+    }).pipe(Effect.provide(GreeterLive), isolated)
+  )
+})
+
+describe("actors as services", () => {
+  it.effect("Protocol.layer provides a ref as the protocol's service and stops the actor on release", () =>
+    Effect.gen(function* () {
+      const program = Effect.gen(function* () {
+        const calc = yield* Calculator
+        return yield* calc.add({ a: 20, b: 22 })
+      })
+      const result = yield* program.pipe(
+        Effect.provide(Calculator.layer({ id: "service" }).pipe(Layer.provide(CalculatorLive)))
+      )
+      expect(result).toBe(42)
+      expect(reasonOf(yield* Effect.exit(Actor.lookup(Calculator, "service")))).toBe("NotFound")
+    }).pipe(isolated)
+  )
+})
+
+describe("timeouts", () => {
+  const Slow = Actor.make("Slow", { never: { success: Schema.Number }, quick: { success: Schema.Number } })
+
+  it.effect("Actor.timeout fails a call with Timeout and interrupts its handler", () =>
+    Effect.gen(function* () {
+      const interrupted = yield* Deferred.make<void>()
+      const SlowLive = Slow.toLayer(
+        Effect.succeed(
+          Slow.of({
+            never: () => Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))),
+            quick: () => Effect.succeed(1)
+          })
+        )
+      )
+      yield* Effect.gen(function* () {
+        const slow = yield* Actor.spawn(Slow, { id: "slow" })
+        const call = yield* Effect.forkChild(slow.never().pipe(Actor.timeout("1 second")), { startImmediately: true })
+        yield* TestClock.adjust("1 second")
+        const exit = yield* Fiber.await(call)
+        expect(reasonOf(exit)).toBe("Timeout")
+        yield* Deferred.await(interrupted)
+        expect(yield* slow.quick()).toBe(1)
+
+        const bounded = Actor.withTimeout(slow, "2 seconds")
+        const call2 = yield* Effect.forkChild(bounded.never(), { startImmediately: true })
+        yield* TestClock.adjust("2 seconds")
+        const error = yield* Effect.flip(Fiber.join(call2))
+        assert(error.reason._tag === "Timeout")
+        expect(error.reason.method).toBe("never")
+        expect(error.reason.millis).toBe(2000)
+      }).pipe(Effect.provide(SlowLive))
+    }).pipe(isolated)
+  )
+})
+
+describe("serialize-messages test mode", () => {
+  const Strict = Actor.make("Strict", {
+    wrong: { success: Schema.Number },
+    mutate: { payload: { items: Schema.Array(Schema.Number) }, success: Schema.Number },
+    stamp: { payload: { at: Schema.Date, bytes: Schema.Uint8Array, big: Schema.BigInt }, success: Schema.String }
+  })
+  const StrictLive = Strict.toLayer(
+    Effect.succeed(
+      Strict.of({
+        wrong: () => Effect.succeed("not a number" as unknown as number),
+        mutate: ({ items }) => Effect.sync(() => ((items as Array<number>).push(99), items.length)),
+        stamp: ({ at, bytes, big }) => Effect.succeed(`${at.getTime()}:${bytes.join(",")}:${big}`)
+      })
+    )
+  )
+
+  it.effect("without it, a reply that breaks its Schema passes unnoticed", () =>
+    Effect.gen(function* () {
+      const strict = yield* Actor.spawn(Strict, { id: "strict" })
+      expect(yield* strict.wrong()).toBe("not a number")
+      const items = [1, 2]
+      yield* strict.mutate({ items })
+      expect(items).toEqual([1, 2, 99]) // the handler touched the caller's array
+    }).pipe(Effect.provide(StrictLive), isolated)
+  )
+
+  it.effect("with it, the same reply fails with DecodeError and payloads are copies", () =>
+    Effect.gen(function* () {
+      const strict = yield* Actor.spawn(Strict, { id: "strict" })
+      const error = yield* Effect.flip(strict.wrong())
+      assert(ActorError.isActorError(error) && error.reason._tag === "DecodeError")
+      expect(error.reason.method).toBe("wrong")
+      expect(error.reason.part).toBe("success")
+      expect(error.reason.message).toContain("Expected number")
+      const items = [1, 2]
+      expect(yield* strict.mutate({ items })).toBe(3)
+      expect(items).toEqual([1, 2])
+      const stamp = yield* strict.stamp({ at: new Date(5), bytes: new Uint8Array([1, 2]), big: 7n })
+      expect(stamp).toBe("5:1,2:7")
+    }).pipe(Effect.provide(Layer.merge(StrictLive, ActorSystem.layer({ serializeMessages: true }))))
+  )
+
+  it.effect("declared errors, defects and streams keep their types through the codec", () =>
+    Effect.gen(function* () {
+      const calc = yield* Actor.spawn(Calculator, { id: "calc" })
+      assert.instanceOf(yield* Effect.flip(calc.divide({ a: 1, b: 0 })), DivideByZero)
+      const defect = yield* Effect.flip(calc.crash({ message: "over the wire" }))
+      assert(ActorError.isActorError(defect) && defect.reason._tag === "Defect")
+      expect(defect.reason.message).toBe("over the wire")
+      expect(yield* calc.countdown({ from: 2 }).pipe(Stream.runCollect)).toEqual([2, 1, 0])
+    }).pipe(Effect.provide(Layer.merge(CalculatorLive, ActorSystem.layer({ serializeMessages: true }))))
+  )
+})
+
+describe("the system", () => {
+  it.effect("closing an isolated system's scope stops its actors and runs their finalizers", () =>
+    Effect.gen(function* () {
+      const g = yield* makeGated
+      yield* Effect.gen(function* () {
+        yield* Actor.spawn(Gated, { id: "one" })
+        yield* Actor.spawn(Gated, { id: "two" })
+      }).pipe(Effect.provide(Layer.merge(g.layer, ActorSystem.layer())))
+      expect(yield* Ref.get(g.finalized)).toBe(true)
+    })
+  )
+
+  it.effect("the default system is process-wide", () =>
+    Effect.gen(function* () {
+      const id = `global-${Math.random()}`
+      yield* Actor.spawn(Calculator, { id }).pipe(Effect.provide(CalculatorLive))
+      const found = yield* Actor.lookup(Calculator, id)
+      expect(yield* found.add({ a: 1, b: 1 })).toBe(2)
+      yield* Actor.stop(found)
+    })
+  )
+})
