@@ -120,6 +120,49 @@ export class DecodeError extends Schema.TaggedClass<DecodeError>()("DecodeError"
   message: Schema.String
 }) {}
 
+/** The actor has no such method (a peer built from another version of the protocol). */
+export class UnknownMethod extends Schema.TaggedClass<UnknownMethod>()("UnknownMethod", {
+  actorId: Schema.String,
+  protocol: Schema.String,
+  method: Schema.String
+}) {
+  get message(): string {
+    return `protocol ${this.protocol} of actor "${this.actorId}" has no method ${this.method}`
+  }
+}
+
+/**
+ * The node running the actor died (a worker or child exited or was killed) or its link closed, while the
+ * message was in flight: the message may or may not have been handled.
+ */
+export class PeerDied extends Schema.TaggedClass<PeerDied>()("PeerDied", {
+  node: Schema.String,
+  message: Schema.String
+}) {}
+
+/** The peer broke the wire protocol (a malformed frame, a bad handshake): the link was closed. */
+export class ProtocolError extends Schema.TaggedClass<ProtocolError>()("ProtocolError", {
+  node: Schema.String,
+  message: Schema.String
+}) {}
+
+/** The peer speaks another version of the wire protocol. */
+export class VersionMismatch extends Schema.TaggedClass<VersionMismatch>()("VersionMismatch", {
+  node: Schema.String,
+  expected: Schema.Number,
+  actual: Schema.Number
+}) {
+  get message(): string {
+    return `node ${this.node} speaks wire protocol version ${this.actual}, this node speaks ${this.expected}`
+  }
+}
+
+/** A worker, child or remote host could not load its host module or build its behaviours. */
+export class HostFailed extends Schema.TaggedClass<HostFailed>()("HostFailed", {
+  node: Schema.String,
+  message: Schema.String
+}) {}
+
 /** Every reason an ActorError can carry. */
 export const ActorErrorReason = Schema.Union([
   NotFound,
@@ -133,7 +176,12 @@ export const ActorErrorReason = Schema.Union([
   SpawnFailed,
   UnknownProtocol,
   ProtocolMismatch,
-  DecodeError
+  DecodeError,
+  UnknownMethod,
+  PeerDied,
+  ProtocolError,
+  VersionMismatch,
+  HostFailed
 ])
 
 /** @see ActorErrorReason */

@@ -39,6 +39,8 @@ export interface ActorSystem extends Backend {
   ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError>
   /** Ids of the actors alive on this node. */
   readonly ids: () => ReadonlyArray<string>
+  /** @internal the cell of a live actor, for the wire's server side */
+  readonly cellOf: (id: string) => Cell | undefined
   /** Stops every actor (gracefully) and waits for them. */
   readonly shutdown: Effect.Effect<void>
 }
@@ -157,13 +159,19 @@ class SerializingEndpoint implements ActorRef.Endpoint {
 
 const makeUnsafe = (options: Options = {}): ActorSystem => {
   const cells = new Map<string, Cell>()
+  // one ref per actor incarnation: lookups and get-or-spawn hand out the same object
+  const refs = new WeakMap<Cell, ActorRef.ActorRef<any>>()
   const serializeMessages = options.serializeMessages === true
   const capacity = options.mailbox?.capacity ?? Mailbox.defaults.capacity
   const overflow = options.mailbox?.overflow ?? Mailbox.defaults.overflow
 
   const refOf = <P extends Protocol.Any>(cell: Cell): ActorRef.ActorRef<P> => {
+    const cached = refs.get(cell)
+    if (cached !== undefined) return cached as ActorRef.ActorRef<P>
     const local = new LocalEndpoint(cell)
-    return ActorRef.make<P>(serializeMessages ? new SerializingEndpoint(local) : local)
+    const ref = ActorRef.make<P>(serializeMessages ? new SerializingEndpoint(local) : local)
+    refs.set(cell, ref)
+    return ref
   }
 
   const whenStarted = <P extends Protocol.Any>(cell: Cell) =>
@@ -255,6 +263,7 @@ const makeUnsafe = (options: Options = {}): ActorSystem => {
         return mismatch === undefined ? whenStarted(cell) : Exit.fail(mismatch)
       }),
     ids: () => Array.from(cells.keys()),
+    cellOf: (id) => cells.get(id),
     shutdown: Effect.suspend(() => {
       const all = Array.from(cells.values())
       return Effect.forEach(

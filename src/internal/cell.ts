@@ -25,6 +25,8 @@ export class Envelope {
   readonly reply: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined
   /** Suspended sender (overflow "suspend"): told when the message gets into the mailbox. */
   onAdmit: ((ok: boolean) => void) | undefined = undefined
+  /** The cell the envelope was sent to, so that whoever holds it can cancel it. */
+  owner: Cell | undefined = undefined
   constructor(method: Method, payload: unknown, reply: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined) {
     this.method = method
     this.payload = payload
@@ -57,6 +59,7 @@ const maxDrainDepth = 16
 // A drain that handled this many messages yields to the event loop, so one busy actor cannot starve I/O.
 const drainBudget = 4096
 let drainDepth = 0
+let incarnations = 0
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as any).then === "function"
@@ -73,7 +76,8 @@ export class Cell {
   private readonly fibers = new Set<Fiber.Fiber<unknown, unknown>>()
   private impl: any = undefined
   private fork: (<A, E>(effect: Effect.Effect<A, E, never>) => Fiber.Fiber<A, E>) | undefined = undefined
-  private context: Context.Context<never> | undefined = undefined
+  /** The actor's context without its Scope: streams run in the caller's scope, not the actor's. */
+  private streamContext: Context.Context<never> | undefined = undefined
   private scope: Scope.Closeable | undefined = undefined
   private termination: Termination | undefined = undefined
   private observers: Array<(t: Termination) => void> = []
@@ -83,6 +87,8 @@ export class Cell {
   private building = true
 
   readonly id: string
+  /** Unique on this node: tells this actor from a later one spawned under the same id. */
+  readonly incarnation: number
   readonly protocol: Protocol.Any
   readonly capacity: number
   readonly overflow: "suspend" | "fail"
@@ -97,6 +103,7 @@ export class Cell {
     onTerminated: (cell: Cell) => void
   ) {
     this.id = id
+    this.incarnation = ++incarnations
     this.protocol = protocol
     this.capacity = capacity
     this.overflow = overflow
@@ -113,9 +120,10 @@ export class Cell {
   start(build: Effect.Effect<object, unknown, never>, context: Context.Context<never>): void {
     const scope = Scope.makeUnsafe()
     this.scope = scope
-    this.context = Context.add(context, Scope.Scope, scope)
-    this.fork = Effect.runForkWith(this.context) as any
-    const dispatcher = Context.get(this.context, Scheduler.Scheduler).makeDispatcher()
+    this.streamContext = Context.omit(Scope.Scope)(context) as Context.Context<never>
+    const full = Context.add(context, Scope.Scope, scope)
+    this.fork = Effect.runForkWith(full) as any
+    const dispatcher = Context.get(full, Scheduler.Scheduler).makeDispatcher()
     this.schedule = (task) => dispatcher.scheduleTask(task, 0)
     const fiber = this.fork!(build)
     const done = (exit: Exit.Exit<object, unknown>) => {
@@ -264,6 +272,7 @@ export class Cell {
   /** Offers a message to the mailbox. */
   send(env: Envelope): Sent {
     if (this.status >= Stopping) return Refused
+    env.owner = this
     if (this.queue.length - this.head >= this.capacity || this.waiting.length > 0) {
       if (this.overflow === "fail") return Full
       env.state = Waiting
@@ -400,7 +409,7 @@ export class Cell {
         : Stream.fromIterable(out as Iterable<unknown>)
     const id = this.id
     return stream.pipe(
-      Stream.provideContext(this.context!),
+      Stream.provideContext(this.streamContext!),
       Stream.catchCause((cause) => Stream.fail(ActorError.fromCause(id, method.name, cause))),
       Stream.interruptWhen(
         Effect.callback<never, ActorError.ActorError>((resume) => {

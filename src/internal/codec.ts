@@ -119,3 +119,23 @@ export const roundTripExit = (
   const copied = roundTrip(actorId, method, part, failure.error)
   return Exit.isSuccess(copied) ? Exit.fail(copied.value) : copied
 }
+
+const encodeActorErrorExit = Schema.encodeUnknownExit(ActorError.ActorError)
+const decodeActorErrorExit = Schema.decodeUnknownExit(ActorError.ActorError)
+
+/** The encoded form of an ActorError (its own Schema), for REPLY and END frames. */
+export const encodeActorError = (error: ActorError.ActorError): unknown => {
+  const exit = encodeActorErrorExit(error)
+  if (Exit.isSuccess(exit)) return exit.value
+  // a reason that cannot encode (should not happen): send what the receiver can still decode
+  return { _tag: "ActorError", reason: { _tag: "ProtocolError", node: "", message: error.message } }
+}
+
+/** Decodes an ActorError from a frame; a malformed one becomes a DecodeError naming the actor and method. */
+export const decodeActorErrorOrDecodeError = (value: unknown, actorId = "", method = ""): ActorError.ActorError => {
+  const exit = decodeActorErrorExit(value)
+  if (Exit.isSuccess(exit)) return exit.value
+  return ActorError.make(
+    new ActorError.DecodeError({ actorId, method, part: "actorError", message: `decode: ${issueMessage(exit)}` })
+  )
+}

@@ -1,5 +1,7 @@
 /**
- * Troupe's Node backends: worker threads, child processes and remote hosts over TCP, each a Layer that
- * provides a Backend. (The backends arrive with the wire; this entry point is reserved for them.)
+ * Troupe's Node backends, each a Layer that provides a Backend: worker threads (`Workers`) and child
+ * processes (`Subprocess`). Spawn on them with `Actor.spawn(P, { id, backend: Workers })`.
  */
-export {}
+export { Workers } from "./Workers.ts"
+export { Subprocess } from "./Subprocess.ts"
+export type { PoolBackend, PoolNode } from "./internal/pool.ts"

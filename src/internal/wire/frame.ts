@@ -1,0 +1,126 @@
+/**
+ * Wire frames: what two Troupe nodes say to each other. A frame is a CBOR array whose first element is
+ * its type; frames of one tick travel together as one CBOR array (a batch). Values inside frames are
+ * the Schema-encoded forms of payloads, replies and errors; no code ever travels.
+ */
+
+/** Magic string of the handshake: a peer that does not say it is not a Troupe node. */
+export const MAGIC = "troupe"
+/** Wire protocol version; a peer with another version is refused with VersionMismatch. */
+export const VERSION = 1
+
+/** [HELLO, magic, version, nodeId, kinds] — first frame in each direction. */
+export const HELLO = 0
+/** [FAILED, message] — the sender is closing the link because of a fatal error. */
+export const FAILED = 1
+/** [CALL, reqId, actorId, incarnation, method, payload] */
+export const CALL = 2
+/** [CAST, actorId, incarnation, method, payload] */
+export const CAST = 3
+/**
+ * [REPLY, reqId, outcome, value] — answers CALL, SPAWN, LOOKUP and STOP. SPAWN and LOOKUP succeed with
+ * the actor's incarnation: refs name an incarnation, so a ref to a stopped actor never reaches a new
+ * actor spawned later under the same id.
+ */
+export const REPLY = 4
+/** [STREAM, reqId, actorId, incarnation, method, payload, credit] — a call whose reply is a stream. */
+export const STREAM = 5
+/** [CHUNK, reqId, elements] */
+export const CHUNK = 6
+/** [END, reqId, outcome, value] — the stream ended (OK, value null) or failed. */
+export const END = 7
+/** [DEMAND, reqId, n] — the caller can take n more stream elements. */
+export const DEMAND = 8
+/** [INTERRUPT, reqId] — the caller gave up: stop the handler or the stream. */
+export const INTERRUPT = 9
+/** [SPAWN, reqId, protocol, actorId, capacity | null, overflow | null, getOrSpawn] */
+export const SPAWN = 10
+/** [LOOKUP, reqId, protocol, actorId] */
+export const LOOKUP = 11
+/** [STOP, reqId, actorId, incarnation, kill] */
+export const STOP = 12
+
+/** Outcome tags of REPLY and END. */
+export const OK = 0
+/** The value is the method's declared error, encoded with its error Schema. */
+export const FAILURE = 1
+/** The value is an ActorError, encoded with ActorError's Schema. */
+export const ACTOR_ERROR = 2
+
+/** Largest request id before wrapping; ids stay small CBOR integers. */
+export const MAX_REQUEST_ID = 0x7fffffff
+
+/** Names of frame types, for error messages. */
+export const names: ReadonlyArray<string> = [
+  "HELLO",
+  "FAILED",
+  "CALL",
+  "CAST",
+  "REPLY",
+  "STREAM",
+  "CHUNK",
+  "END",
+  "DEMAND",
+  "INTERRUPT",
+  "SPAWN",
+  "LOOKUP",
+  "STOP"
+]
+
+const isId = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 0 && u <= MAX_REQUEST_ID
+const isString = (u: unknown): u is string => typeof u === "string"
+const isOutcome = (u: unknown): boolean => u === OK || u === FAILURE || u === ACTOR_ERROR
+
+/**
+ * Checks the envelope of one frame (types and arity; not the payload, which its Schema checks later).
+ * Returns an error message, or undefined when the frame is well formed.
+ */
+export const check = (frame: unknown): string | undefined => {
+  if (!Array.isArray(frame) || frame.length === 0) return "a frame must be a non-empty array"
+  const f = frame as ReadonlyArray<unknown>
+  switch (f[0]) {
+    case HELLO:
+      return f.length === 5 && isString(f[1]) && typeof f[2] === "number" && isString(f[3]) && Array.isArray(f[4])
+        ? undefined
+        : "malformed HELLO"
+    case FAILED:
+      return f.length === 2 && isString(f[1]) ? undefined : "malformed FAILED"
+    case CALL:
+      return f.length === 6 && isId(f[1]) && isString(f[2]) && isId(f[3]) && isString(f[4])
+        ? undefined
+        : "malformed CALL"
+    case CAST:
+      return f.length === 5 && isString(f[1]) && isId(f[2]) && isString(f[3]) ? undefined : "malformed CAST"
+    case REPLY:
+    case END:
+      return f.length === 4 && isId(f[1]) && isOutcome(f[2]) ? undefined : `malformed ${names[f[0] as number]}`
+    case STREAM:
+      return f.length === 7 && isId(f[1]) && isString(f[2]) && isId(f[3]) && isString(f[4]) && isId(f[6])
+        ? undefined
+        : "malformed STREAM"
+    case CHUNK:
+      return f.length === 3 && isId(f[1]) && Array.isArray(f[2]) ? undefined : "malformed CHUNK"
+    case DEMAND:
+      return f.length === 3 && isId(f[1]) && isId(f[2]) ? undefined : "malformed DEMAND"
+    case INTERRUPT:
+      return f.length === 2 && isId(f[1]) ? undefined : "malformed INTERRUPT"
+    case SPAWN:
+      return f.length === 7 &&
+        isId(f[1]) &&
+        isString(f[2]) &&
+        isString(f[3]) &&
+        (f[4] === null || (isId(f[4]) && (f[4] as number) > 0)) &&
+        (f[5] === null || f[5] === "suspend" || f[5] === "fail") &&
+        typeof f[6] === "boolean"
+        ? undefined
+        : "malformed SPAWN"
+    case LOOKUP:
+      return f.length === 4 && isId(f[1]) && isString(f[2]) && isString(f[3]) ? undefined : "malformed LOOKUP"
+    case STOP:
+      return f.length === 5 && isId(f[1]) && isString(f[2]) && isId(f[3]) && typeof f[4] === "boolean"
+        ? undefined
+        : "malformed STOP"
+    default:
+      return `unknown frame type ${typeof f[0] === "number" ? f[0] : typeof f[0]}`
+  }
+}

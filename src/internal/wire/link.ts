@@ -1,0 +1,801 @@
+/**
+ * A link: one connection between two Troupe nodes over any transport that moves byte batches (a
+ * worker's postMessage, a child's pipe, a TCP socket). It is symmetric: each side can call actors on the
+ * other (client role: pending requests by id) and serve calls to its own actors (server role: the
+ * local ActorSystem and the behaviours it allows peers to spawn). Frames of one tick go out as one batch.
+ */
+import { Cause, Context, Effect, Exit, Fiber, Queue, Stream } from "effect"
+import * as ActorError from "../../ActorError.ts"
+import * as ActorRef from "../../ActorRef.ts"
+import type { ActorSystem } from "../../ActorSystem.ts"
+import type * as Behaviour from "../../Behaviour.ts"
+import type { MailboxOptions } from "../../Mailbox.ts"
+import type { Method, Protocol } from "../../Protocol.ts"
+import { Admitted, Envelope, Full, WaitingForRoom, type Cell } from "../cell.ts"
+import * as codec from "../codec.ts"
+import * as F from "./frame.ts"
+
+/** Moves byte batches to the peer. Failures are reported to the link with `Link.fail`, never thrown. */
+export interface Transport {
+  /** Sends one batch; the link hands over a buffer that it will not touch again (it may be transferred). */
+  readonly write: (bytes: Uint8Array) => void
+  /** Closes the transport; called once, when the link closes. */
+  readonly close: () => void
+}
+
+/** What a link serves to its peer: the local actors, and the kinds the peer may spawn here. */
+export interface Host {
+  readonly system: ActorSystem
+  /** The allow-list: behaviours the peer may spawn here, by protocol name. */
+  readonly behaviours: ReadonlyMap<string, Behaviour.Impl>
+  /** Context to run server-side effects (spawns, streams) in. */
+  readonly context: Context.Context<never>
+}
+
+export interface LinkOptions {
+  /** This node's id, sent in the handshake. */
+  readonly nodeId: string
+  /** How to name the peer until its handshake arrives ("worker-1"). */
+  readonly peerLabel: string
+  readonly host: Host
+  /** Wire version to announce (tests override it to provoke a mismatch). */
+  readonly version?: number | undefined
+  /** Called once when the link has closed. */
+  readonly onClose?: ((error: ActorError.ActorError) => void) | undefined
+}
+
+/** Elements a stream may send before the caller grants more. */
+const STREAM_WINDOW = 256
+
+class PendingCall {
+  readonly actorId: string
+  readonly method: Method
+  readonly resume: (exit: Exit.Exit<unknown, unknown>) => void
+  constructor(actorId: string, method: Method, resume: (exit: Exit.Exit<unknown, unknown>) => void) {
+    this.actorId = actorId
+    this.method = method
+    this.resume = resume
+  }
+}
+
+class PendingStream {
+  readonly actorId: string
+  readonly method: Method
+  readonly queue: Queue.Queue<unknown, unknown>
+  constructor(actorId: string, method: Method, queue: Queue.Queue<unknown, unknown>) {
+    this.actorId = actorId
+    this.method = method
+    this.queue = queue
+  }
+}
+
+class PendingControl {
+  readonly resume: (exit: Exit.Exit<unknown, ActorError.ActorError>) => void
+  constructor(resume: (exit: Exit.Exit<unknown, ActorError.ActorError>) => void) {
+    this.resume = resume
+  }
+}
+
+type Pending = PendingCall | PendingStream | PendingControl
+
+/** Server side of a stream: its envelope until the handler answers, then the fiber that runs it. */
+class InboundStream {
+  env: Envelope | undefined = undefined
+  fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  credit: number
+  wake: (() => void) | undefined = undefined
+  constructor(credit: number) {
+    this.credit = credit
+  }
+}
+
+const copy = (bytes: Uint8Array): Uint8Array => Uint8Array.prototype.slice.call(bytes)
+
+/** @internal */
+export class Link {
+  status: "connecting" | "open" | "closed" = "connecting"
+  /** The peer's node id (its label until the handshake). */
+  peer: string
+  /** Protocol names the peer allows us to spawn there. */
+  peerKinds: ReadonlyArray<string> = []
+  closeError: ActorError.ActorError | undefined = undefined
+
+  private readonly transport: Transport
+  private readonly options: LinkOptions
+  private outbox: Array<unknown> = []
+  private flushScheduled = false
+  private nextId = 0
+  private readonly pending = new Map<number, Pending>()
+  private readonly inbound = new Map<number, Envelope | InboundStream>()
+  private openWaiters: Array<(error: ActorError.ActorError | undefined) => void> = []
+  private readonly runFork: <A, E>(effect: Effect.Effect<A, E, never>) => Fiber.Fiber<A, E>
+  private readonly flushTask = () => this.flush()
+
+  constructor(transport: Transport, options: LinkOptions) {
+    this.transport = transport
+    this.options = options
+    this.peer = options.peerLabel
+    this.runFork = Effect.runForkWith(options.host.context) as any
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Sends the handshake. */
+  start(): void {
+    const kinds = Array.from(this.options.host.behaviours.keys())
+    this.write([F.HELLO, F.MAGIC, this.options.version ?? F.VERSION, this.options.nodeId, kinds])
+  }
+
+  /** Completes once the peer's handshake has arrived, or fails with why the link closed. */
+  readonly whenOpen: Effect.Effect<void, ActorError.ActorError> = Effect.callback((resume) => {
+    if (this.status === "open") return resume(Exit.void)
+    if (this.status === "closed") return resume(Exit.fail(this.closeError!))
+    this.openWaiters.push((error) => resume(error === undefined ? Exit.void : Exit.fail(error)))
+  })
+
+  /**
+   * Closes the link: every pending call and stream fails with `error`, inbound work is cancelled.
+   * Idempotent; the first error wins.
+   */
+  fail(error: ActorError.ActorError): void {
+    if (this.status === "closed") return
+    this.status = "closed"
+    this.closeError = error
+    const exit = Exit.fail(error)
+    for (const waiter of this.openWaiters) waiter(error)
+    this.openWaiters = []
+    const pending = Array.from(this.pending.values())
+    this.pending.clear()
+    for (const p of pending) {
+      if (p instanceof PendingStream) Queue.failCauseUnsafe(p.queue, Cause.fail(error))
+      else p.resume(exit)
+    }
+    // nobody is left to answer: queued requests of the peer are dropped, running ones interrupted
+    const inbound = Array.from(this.inbound.values())
+    this.inbound.clear()
+    for (const entry of inbound) cancelInbound(entry)
+    this.outbox = []
+    try {
+      this.transport.close()
+    } finally {
+      this.options.onClose?.(error)
+    }
+  }
+
+  /** Closes the link because the peer broke the protocol, telling it why first. */
+  private protocolError(message: string): void {
+    if (this.status === "closed") return
+    this.outbox = [[F.FAILED, message]]
+    this.flush()
+    this.fail(ActorError.make(new ActorError.ProtocolError({ node: this.peer, message })))
+  }
+
+  // ---------------------------------------------------------------- batching
+
+  private write(frame: unknown): void {
+    if (this.status === "closed") return
+    this.outbox.push(frame)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(this.flushTask)
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false
+    if (this.outbox.length === 0) return
+    const frames = this.outbox
+    this.outbox = []
+    let bytes: Uint8Array
+    try {
+      bytes = copy(codec.cbor.encode(frames))
+    } catch (e) {
+      // a value the Schema let through but CBOR cannot encode: fail those requests rather than the link
+      return this.flushOneByOne(frames, e)
+    }
+    this.transport.write(bytes)
+  }
+
+  private flushOneByOne(frames: Array<unknown>, _cause: unknown): void {
+    for (const frame of frames) {
+      try {
+        this.transport.write(copy(codec.cbor.encode([frame])))
+      } catch (e) {
+        this.unencodable(frame as Array<unknown>, e)
+      }
+    }
+  }
+
+  /** A frame that CBOR refused: answer the request it belonged to with a DecodeError instead. */
+  private unencodable(frame: Array<unknown>, cause: unknown): void {
+    const message = `cbor: ${cause instanceof Error ? cause.message : String(cause)}`
+    const type = frame[0]
+    if (type === F.REPLY || type === F.END) {
+      const error = ActorError.make(new ActorError.DecodeError({ actorId: "", method: "", part: "reply", message }))
+      this.transport.write(copy(codec.cbor.encode([[type, frame[1], F.ACTOR_ERROR, codec.encodeActorError(error)]])))
+    } else if (type === F.CALL || type === F.STREAM) {
+      const id = frame[1] as number
+      const p = this.pending.get(id)
+      this.pending.delete(id)
+      const error = ActorError.make(
+        new ActorError.DecodeError({ actorId: String(frame[2]), method: String(frame[3]), part: "payload", message })
+      )
+      if (p instanceof PendingStream) Queue.failCauseUnsafe(p.queue, Cause.fail(error))
+      else p?.resume(Exit.fail(error))
+    }
+  }
+
+  private newId(): number {
+    this.nextId = this.nextId >= F.MAX_REQUEST_ID ? 1 : this.nextId + 1
+    return this.nextId
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  /** Handles one batch from the transport. */
+  receive(bytes: Uint8Array): void {
+    if (this.status === "closed") return
+    let frames: unknown
+    try {
+      frames = codec.cbor.decode(bytes)
+    } catch (e) {
+      return this.protocolError(`undecodable batch: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    if (!Array.isArray(frames)) return this.protocolError("a batch must be an array of frames")
+    for (let i = 0; i < frames.length; i++) {
+      // a frame may have closed the link
+      if ((this.status as Link["status"]) === "closed") return
+      const frame = frames[i]
+      const problem = F.check(frame)
+      if (problem !== undefined) return this.protocolError(problem)
+      this.dispatch(frame as Array<any>)
+    }
+  }
+
+  private dispatch(f: Array<any>): void {
+    const type = f[0] as number
+    if (this.status === "connecting") {
+      if (type === F.FAILED) return this.peerFailed(f[1])
+      if (type !== F.HELLO) return this.protocolError(`expected HELLO, got ${F.names[type]}`)
+      return this.hello(f)
+    }
+    switch (type) {
+      case F.REPLY:
+        return this.onReply(f[1], f[2], f[3])
+      case F.CALL:
+        return this.onCall(f[1], f[2], f[3], f[4], f[5])
+      case F.CAST:
+        return this.onCast(f[1], f[2], f[3], f[4])
+      case F.CHUNK:
+        return this.onChunk(f[1], f[2])
+      case F.END:
+        return this.onEnd(f[1], f[2], f[3])
+      case F.STREAM:
+        return this.onStream(f[1], f[2], f[3], f[4], f[5], f[6])
+      case F.DEMAND:
+        return this.onDemand(f[1], f[2])
+      case F.INTERRUPT:
+        return this.onInterrupt(f[1])
+      case F.SPAWN:
+        return this.onSpawn(f[1], f[2], f[3], f[4], f[5], f[6])
+      case F.LOOKUP:
+        return this.onLookup(f[1], f[2], f[3])
+      case F.STOP:
+        return this.onStop(f[1], f[2], f[3], f[4])
+      case F.FAILED:
+        return this.peerFailed(f[1])
+      case F.HELLO:
+        return this.protocolError("a second HELLO")
+    }
+  }
+
+  private hello(f: Array<any>): void {
+    if (f[1] !== F.MAGIC) return this.protocolError("bad magic: the peer is not a Troupe node")
+    const version = this.options.version ?? F.VERSION
+    if (f[2] !== version) {
+      this.outbox = [[F.FAILED, `version mismatch: expected ${version}, got ${f[2]}`]]
+      this.flush()
+      return this.fail(ActorError.make(new ActorError.VersionMismatch({ node: f[3], expected: version, actual: f[2] })))
+    }
+    this.peer = f[3]
+    this.peerKinds = (f[4] as Array<unknown>).filter((k): k is string => typeof k === "string")
+    this.status = "open"
+    const waiters = this.openWaiters
+    this.openWaiters = []
+    for (const w of waiters) w(undefined)
+  }
+
+  private peerFailed(message: string): void {
+    const error = message.startsWith("host failed: ")
+      ? ActorError.make(new ActorError.HostFailed({ node: this.peer, message: message.slice(13) }))
+      : message.startsWith("version mismatch")
+        ? ActorError.make(new ActorError.ProtocolError({ node: this.peer, message }))
+        : ActorError.make(
+            new ActorError.ProtocolError({ node: this.peer, message: `the peer closed the link: ${message}` })
+          )
+    this.fail(error)
+  }
+
+  /** Tells the peer a fatal error (e.g. the host module failed to load) and closes. */
+  failWith(message: string, error: ActorError.ActorError): void {
+    if (this.status === "closed") return
+    this.outbox.push([F.FAILED, message])
+    this.flush()
+    this.fail(error)
+  }
+
+  // ---------------------------------------------------------------- client role
+
+  private closedExit(): Exit.Exit<never, ActorError.ActorError> {
+    return Exit.fail(this.closeError!)
+  }
+
+  /** The endpoint of an actor on the peer. */
+  endpoint(protocol: Protocol.Any, actorId: string, incarnation: number): ActorRef.Endpoint {
+    return new RemoteEndpoint(this, protocol, actorId, incarnation)
+  }
+
+  /** @internal used by RemoteEndpoint */
+  call(actorId: string, incarnation: number, method: Method, payload: unknown): Effect.Effect<unknown, unknown> {
+    return Effect.callback<unknown, unknown>((resume) => {
+      if (this.status === "closed") return resume(this.closedExit())
+      const encoded = codec.encode(actorId, method, "payload", payload)
+      if (Exit.isFailure(encoded)) return resume(encoded)
+      const id = this.newId()
+      this.pending.set(id, new PendingCall(actorId, method, resume))
+      this.write([F.CALL, id, actorId, incarnation, method.name, encoded.value])
+      return Effect.sync(() => {
+        if (this.pending.delete(id)) this.write([F.INTERRUPT, id])
+      })
+    })
+  }
+
+  /** @internal a cast completes once its frame is handed to the link */
+  cast(
+    actorId: string,
+    incarnation: number,
+    method: Method,
+    payload: unknown
+  ): Effect.Effect<void, ActorError.ActorError> {
+    return Effect.suspend(() => {
+      if (this.status === "closed") return this.closedExit()
+      const encoded = codec.encode(actorId, method, "payload", payload)
+      if (Exit.isFailure(encoded)) return encoded
+      this.write([F.CAST, actorId, incarnation, method.name, encoded.value])
+      return Exit.void
+    })
+  }
+
+  /** @internal a stream call: elements flow under a credit window the caller replenishes as it consumes */
+  stream(actorId: string, incarnation: number, method: Method, payload: unknown): Stream.Stream<unknown, unknown> {
+    return Stream.unwrap(
+      Effect.suspend(() => {
+        if (this.status === "closed") return Exit.succeed(Stream.fail(this.closeError!))
+        const encoded = codec.encode(actorId, method, "payload", payload)
+        if (Exit.isFailure(encoded)) return Exit.succeed(Stream.failCause(encoded.cause))
+        return Effect.map(Queue.unbounded<unknown, unknown>(), (queue) =>
+          this.openStream(actorId, incarnation, method, encoded.value, queue)
+        )
+      })
+    )
+  }
+
+  private openStream(
+    actorId: string,
+    incarnation: number,
+    method: Method,
+    payload: unknown,
+    queue: Queue.Queue<unknown, unknown>
+  ): Stream.Stream<unknown, unknown> {
+    const id = this.newId()
+    this.pending.set(id, new PendingStream(actorId, method, queue))
+    this.write([F.STREAM, id, actorId, incarnation, method.name, payload, STREAM_WINDOW])
+    let consumed = 0
+    return Stream.fromQueue(queue).pipe(
+      Stream.mapArray((elements) => {
+        consumed += elements.length
+        if (consumed >= STREAM_WINDOW / 2 && this.pending.has(id)) {
+          this.write([F.DEMAND, id, consumed])
+          consumed = 0
+        }
+        return elements
+      }),
+      Stream.ensuring(
+        Effect.sync(() => {
+          if (this.pending.delete(id)) this.write([F.INTERRUPT, id])
+        })
+      )
+    )
+  }
+
+  /** @internal spawn, get-or-spawn, lookup and stop on the peer */
+  control(frame: (id: number) => Array<unknown>): Effect.Effect<unknown, ActorError.ActorError> {
+    return Effect.callback<unknown, ActorError.ActorError>((resume) => {
+      if (this.status === "closed") return resume(this.closedExit())
+      const id = this.newId()
+      this.pending.set(id, new PendingControl(resume))
+      this.write(frame(id))
+      return Effect.sync(() => {
+        this.pending.delete(id)
+      })
+    })
+  }
+
+  /** Spawns (or gets-or-spawns) an actor on the peer. */
+  spawn(
+    protocol: Protocol.Any,
+    id: string,
+    mailbox: MailboxOptions | undefined,
+    getOrSpawn: boolean
+  ): Effect.Effect<ActorRef.ActorRef<any>, ActorError.ActorError> {
+    return Effect.map(
+      this.control((req) => [
+        F.SPAWN,
+        req,
+        protocol.name,
+        id,
+        mailbox?.capacity ?? null,
+        mailbox?.overflow ?? null,
+        getOrSpawn
+      ]),
+      (incarnation) => ActorRef.make(this.endpoint(protocol, id, incarnation as number))
+    )
+  }
+
+  lookup(protocol: Protocol.Any, id: string): Effect.Effect<ActorRef.ActorRef<any>, ActorError.ActorError> {
+    return Effect.map(
+      this.control((req) => [F.LOOKUP, req, protocol.name, id]),
+      (incarnation) => ActorRef.make(this.endpoint(protocol, id, incarnation as number))
+    )
+  }
+
+  private onReply(id: number, outcome: number, value: unknown): void {
+    const p = this.pending.get(id)
+    if (p === undefined) return // interrupted meanwhile
+    this.pending.delete(id)
+    if (p instanceof PendingCall) return p.resume(decodeOutcome(p.actorId, p.method, outcome, value))
+    if (p instanceof PendingControl) {
+      if (outcome !== F.OK) return p.resume(Exit.fail(codec.decodeActorErrorOrDecodeError(value)))
+      if (value !== null && (typeof value !== "number" || !Number.isInteger(value))) {
+        return this.protocolError("a control REPLY must carry an incarnation or null")
+      }
+      return p.resume(Exit.succeed(value))
+    }
+    this.protocolError("REPLY to a stream request")
+  }
+
+  private onChunk(id: number, elements: Array<unknown>): void {
+    const p = this.pending.get(id)
+    if (!(p instanceof PendingStream)) return // ended or interrupted meanwhile
+    const decoded: Array<unknown> = new Array(elements.length)
+    for (let i = 0; i < elements.length; i++) {
+      const exit = codec.decode(p.actorId, p.method, "stream", elements[i])
+      if (Exit.isFailure(exit)) {
+        this.pending.delete(id)
+        this.write([F.INTERRUPT, id])
+        Queue.offerAllUnsafe(p.queue, decoded.slice(0, i))
+        Queue.failCauseUnsafe(p.queue, exit.cause)
+        return
+      }
+      decoded[i] = exit.value
+    }
+    Queue.offerAllUnsafe(p.queue, decoded)
+  }
+
+  private onEnd(id: number, outcome: number, value: unknown): void {
+    const p = this.pending.get(id)
+    if (!(p instanceof PendingStream)) return
+    this.pending.delete(id)
+    if (outcome === F.OK) {
+      Queue.endUnsafe(p.queue as Queue.Queue<unknown, Cause.Done>)
+      return
+    }
+    const exit = decodeOutcome(p.actorId, p.method, outcome, value)
+    Queue.failCauseUnsafe(p.queue, Exit.isFailure(exit) ? exit.cause : Cause.die("stream END carried a success"))
+  }
+
+  // ---------------------------------------------------------------- server role
+
+  private replyError(type: number, id: number, error: ActorError.ActorError): void {
+    this.write([type, id, F.ACTOR_ERROR, codec.encodeActorError(error)])
+  }
+
+  /** Finds the actor and method a request names; answers with the error when it cannot. */
+  private target(
+    type: number,
+    id: number,
+    actorId: string,
+    incarnation: number,
+    methodName: string,
+    kind: Method["kind"]
+  ): { cell: Cell; method: Method } | undefined {
+    const cell = this.options.host.system.cellOf(actorId)
+    if (cell === undefined || cell.incarnation !== incarnation) {
+      // the incarnation this ref named is gone (maybe replaced by a new actor under the same id)
+      if (id >= 0) this.replyError(type, id, ActorError.make(new ActorError.Stopped({ actorId })))
+      return undefined
+    }
+    const method = cell.protocol.methodMap.get(methodName) as Method | undefined
+    if (method === undefined || method.kind !== kind) {
+      if (id >= 0) {
+        this.replyError(
+          type,
+          id,
+          ActorError.make(new ActorError.UnknownMethod({ actorId, protocol: cell.protocol.name, method: methodName }))
+        )
+      }
+      return undefined
+    }
+    return { cell, method }
+  }
+
+  private onCall(id: number, actorId: string, incarnation: number, methodName: string, payload: unknown): void {
+    const target = this.target(F.REPLY, id, actorId, incarnation, methodName, "call")
+    if (target === undefined) return
+    const { cell, method } = target
+    const decoded = codec.decode(actorId, method, "payload", payload)
+    if (Exit.isFailure(decoded)) return this.replyError(F.REPLY, id, failureOf(decoded))
+    const env = new Envelope(method, decoded.value, (exit) => {
+      if (this.inbound.delete(id)) this.write(encodeOutcome(F.REPLY, id, actorId, method, exit))
+    })
+    this.inbound.set(id, env)
+    const sent = cell.send(env)
+    if (sent === Admitted || sent === WaitingForRoom) return
+    this.inbound.delete(id)
+    this.replyError(F.REPLY, id, sent === Full ? mailboxFull(cell) : cell.stoppedError)
+  }
+
+  private onCast(actorId: string, incarnation: number, methodName: string, payload: unknown): void {
+    const target = this.target(F.REPLY, -1, actorId, incarnation, methodName, "cast")
+    if (target === undefined) return
+    const decoded = codec.decode(actorId, target.method, "payload", payload)
+    if (Exit.isFailure(decoded)) return
+    target.cell.send(new Envelope(target.method, decoded.value, undefined))
+  }
+
+  private onStream(
+    id: number,
+    actorId: string,
+    incarnation: number,
+    methodName: string,
+    payload: unknown,
+    credit: number
+  ): void {
+    const target = this.target(F.END, id, actorId, incarnation, methodName, "stream")
+    if (target === undefined) return
+    const { cell, method } = target
+    const decoded = codec.decode(actorId, method, "payload", payload)
+    if (Exit.isFailure(decoded)) return this.replyError(F.END, id, failureOf(decoded))
+    const state = new InboundStream(credit)
+    const env = new Envelope(method, decoded.value, (exit) => {
+      state.env = undefined
+      if (this.inbound.get(id) !== state) return
+      if (Exit.isFailure(exit)) {
+        this.inbound.delete(id)
+        return this.write(encodeOutcome(F.END, id, actorId, method, exit))
+      }
+      this.runStream(id, actorId, method, state, exit.value as Stream.Stream<unknown, unknown>)
+    })
+    state.env = env
+    this.inbound.set(id, state)
+    const sent = cell.send(env)
+    if (sent === Admitted || sent === WaitingForRoom) return
+    this.inbound.delete(id)
+    this.replyError(F.END, id, sent === Full ? mailboxFull(cell) : cell.stoppedError)
+  }
+
+  private runStream(
+    id: number,
+    actorId: string,
+    method: Method,
+    state: InboundStream,
+    stream: Stream.Stream<unknown, unknown>
+  ): void {
+    const waitForCredit = Effect.callback<void>((resume) => {
+      state.wake = () => {
+        state.wake = undefined
+        resume(Exit.void)
+      }
+    })
+    const send = (elements: ReadonlyArray<unknown>): Effect.Effect<void, ActorError.ActorError> =>
+      Effect.suspend(() => {
+        if (state.credit === 0) return Effect.andThen(waitForCredit, send(elements))
+        const n = Math.min(state.credit, elements.length)
+        const encoded: Array<unknown> = new Array(n)
+        for (let i = 0; i < n; i++) {
+          const exit = codec.encode(actorId, method, "stream", elements[i])
+          if (Exit.isFailure(exit)) return exit
+          encoded[i] = exit.value
+        }
+        state.credit -= n
+        this.write([F.CHUNK, id, encoded])
+        return n === elements.length ? Exit.void : send(elements.slice(n))
+      })
+    const fiber = this.runFork(
+      Stream.runForEachArray(stream, send).pipe(
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            if (this.inbound.get(id) !== state) return
+            this.inbound.delete(id)
+            if (Exit.isSuccess(exit)) this.write([F.END, id, F.OK, null])
+            else if (!Cause.hasInterruptsOnly(exit.cause)) {
+              const error = streamFailure(actorId, method, exit.cause)
+              this.write(encodeOutcome(F.END, id, actorId, method, Exit.fail(error)))
+            }
+          })
+        )
+      )
+    )
+    if (fiber.pollUnsafe() === undefined) state.fiber = fiber
+  }
+
+  private onDemand(id: number, n: number): void {
+    const state = this.inbound.get(id)
+    if (!(state instanceof InboundStream)) return
+    state.credit += n
+    state.wake?.()
+  }
+
+  private onInterrupt(id: number): void {
+    const entry = this.inbound.get(id)
+    if (entry === undefined) return
+    this.inbound.delete(id)
+    cancelInbound(entry)
+  }
+
+  private onSpawn(
+    id: number,
+    protocolName: string,
+    actorId: string,
+    capacity: number | null,
+    overflow: "suspend" | "fail" | null,
+    getOrSpawn: boolean
+  ): void {
+    const behaviour = this.options.host.behaviours.get(protocolName)
+    if (behaviour === undefined) {
+      return this.replyError(F.REPLY, id, ActorError.make(new ActorError.UnknownProtocol({ protocol: protocolName })))
+    }
+    const system = this.options.host.system
+    const mailbox = {
+      ...(capacity !== null ? { capacity } : {}),
+      ...(overflow !== null ? { overflow } : {})
+    }
+    const spawn = getOrSpawn
+      ? system.getOrSpawnFrom(behaviour.protocol, behaviour, { id: actorId, mailbox })
+      : system.spawnFrom(behaviour.protocol, behaviour, { id: actorId, mailbox })
+    this.runFork(
+      Effect.exit(spawn).pipe(
+        Effect.map((exit) => {
+          if (Exit.isFailure(exit)) return this.replyError(F.REPLY, id, failureOf(exit))
+          const cell = system.cellOf(actorId)
+          this.write([F.REPLY, id, F.OK, cell?.incarnation ?? 0])
+        })
+      )
+    )
+  }
+
+  private onLookup(id: number, protocolName: string, actorId: string): void {
+    const cell = this.options.host.system.cellOf(actorId)
+    if (cell === undefined || !cell.isAccepting) {
+      return this.replyError(F.REPLY, id, ActorError.make(new ActorError.NotFound({ actorId, protocol: protocolName })))
+    }
+    if (cell.protocol.name !== protocolName) {
+      return this.replyError(
+        F.REPLY,
+        id,
+        ActorError.make(
+          new ActorError.ProtocolMismatch({ actorId, expected: protocolName, actual: cell.protocol.name })
+        )
+      )
+    }
+    this.write([F.REPLY, id, F.OK, cell.incarnation])
+  }
+
+  private onStop(id: number, actorId: string, incarnation: number, kill: boolean): void {
+    const cell = this.options.host.system.cellOf(actorId)
+    if (cell === undefined || cell.incarnation !== incarnation) return this.write([F.REPLY, id, F.OK, null])
+    if (kill) cell.kill()
+    else cell.stop()
+    cell.whenTerminated(() => this.write([F.REPLY, id, F.OK, null]))
+  }
+}
+
+const cancelInbound = (entry: Envelope | InboundStream): void => {
+  if (entry instanceof InboundStream) {
+    entry.fiber?.interruptUnsafe()
+    if (entry.env !== undefined) entry.env.owner?.cancel(entry.env)
+  } else {
+    entry.owner?.cancel(entry)
+  }
+}
+
+const mailboxFull = (cell: Cell) =>
+  ActorError.make(new ActorError.MailboxFull({ actorId: cell.id, capacity: cell.capacity }))
+
+const failureOf = (exit: Exit.Failure<unknown, unknown>): ActorError.ActorError => {
+  for (const r of exit.cause.reasons) {
+    if (r._tag === "Fail" && ActorError.isActorError(r.error)) return r.error
+  }
+  return ActorError.make(
+    new ActorError.Defect({ actorId: "", method: "", name: "Error", message: Cause.pretty(exit.cause) })
+  )
+}
+
+const streamFailure = (actorId: string, method: Method, cause: Cause.Cause<unknown>): unknown =>
+  ActorError.fromCause(actorId, method.name, cause)
+
+/** Encodes a handler's outcome as a REPLY or END frame. */
+const encodeOutcome = (
+  type: number,
+  id: number,
+  actorId: string,
+  method: Method,
+  exit: Exit.Exit<unknown, unknown>
+): Array<unknown> => {
+  if (Exit.isSuccess(exit)) {
+    const encoded = codec.encode(actorId, method, "success", exit.value)
+    return Exit.isSuccess(encoded)
+      ? [type, id, F.OK, encoded.value]
+      : [type, id, F.ACTOR_ERROR, codec.encodeActorError(failureOf(encoded))]
+  }
+  let error: unknown = undefined
+  for (const r of exit.cause.reasons) {
+    if (r._tag === "Fail") {
+      error = r.error
+      break
+    }
+  }
+  if (error === undefined) error = ActorError.fromCause(actorId, method.name, exit.cause)
+  if (ActorError.isActorError(error)) return [type, id, F.ACTOR_ERROR, codec.encodeActorError(error)]
+  const encoded = codec.encode(actorId, method, "error", error)
+  return Exit.isSuccess(encoded)
+    ? [type, id, F.FAILURE, encoded.value]
+    : [type, id, F.ACTOR_ERROR, codec.encodeActorError(failureOf(encoded))]
+}
+
+/** Decodes the outcome carried by a REPLY or END frame. */
+const decodeOutcome = (
+  actorId: string,
+  method: Method,
+  outcome: number,
+  value: unknown
+): Exit.Exit<unknown, unknown> => {
+  if (outcome === F.OK) return codec.decode(actorId, method, "success", value)
+  if (outcome === F.FAILURE) {
+    const decoded = codec.decode(actorId, method, "error", value)
+    return Exit.isSuccess(decoded) ? Exit.fail(decoded.value) : decoded
+  }
+  return Exit.fail(codec.decodeActorErrorOrDecodeError(value, actorId, method.name))
+}
+
+/** The endpoint of an actor on the other side of a link. */
+class RemoteEndpoint implements ActorRef.Endpoint {
+  readonly link: Link
+  readonly protocol: Protocol.Any
+  readonly id: string
+  readonly incarnation: number
+  constructor(link: Link, protocol: Protocol.Any, id: string, incarnation: number) {
+    this.link = link
+    this.protocol = protocol
+    this.id = id
+    this.incarnation = incarnation
+  }
+  get location(): string {
+    return this.link.peer
+  }
+  call(method: Method, payload: unknown) {
+    return this.link.call(this.id, this.incarnation, method, payload)
+  }
+  cast(method: Method, payload: unknown) {
+    return this.link.cast(this.id, this.incarnation, method, payload)
+  }
+  stream(method: Method, payload: unknown) {
+    return this.link.stream(this.id, this.incarnation, method, payload)
+  }
+  get stop(): Effect.Effect<void, ActorError.ActorError> {
+    return Effect.asVoid(this.link.control((req) => [F.STOP, req, this.id, this.incarnation, false]))
+  }
+  get kill(): Effect.Effect<void, ActorError.ActorError> {
+    return Effect.asVoid(this.link.control((req) => [F.STOP, req, this.id, this.incarnation, true]))
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Workers: the worker-thread backend. Actors spawned with `backend: Workers` run in a pool of worker
+ * threads that load the host module; calls travel as CBOR batches over postMessage (transferred, not
+ * cloned). The host module's exported behaviour Layers are the only kinds that can be spawned there.
+ */
+import { Context, type Layer } from "effect"
+import { Worker } from "node:worker_threads"
+import type * as ActorError from "../ActorError.ts"
+
+import { entryUrl, hostHref } from "./internal/entry.ts"
+import * as Pool from "./internal/pool.ts"
+
+/** Options of the worker-thread backend. */
+export interface Options {
+  /** The host module: its exported behaviour Layers are what can be spawned in the workers. */
+  readonly host: URL | string
+  /** Number of worker threads. Default 1. Actor ids are spread over them by hash. */
+  readonly size?: number | undefined
+  /** How long a worker may take to load the host module, in ms. Default 30 000. */
+  readonly startTimeout?: number | undefined
+  /** Extra `execArgv` for the workers (they inherit the parent's, so `tsx` keeps working). */
+  readonly execArgv?: ReadonlyArray<string> | undefined
+  /** @internal wire version to announce (tests) */
+  readonly wireVersion?: number | undefined
+}
+
+/**
+ * The worker-thread backend's service key.
+ *
+ * @example
+ * ```ts
+ * const calc = yield* Actor.spawn(Calculator, { id: "calc", backend: Workers })
+ * // provided by
+ * Workers.layer({ host: new URL("./actors.ts", import.meta.url), size: 2 })
+ * ```
+ */
+export class Workers extends Context.Service<Workers, Pool.PoolBackend>()("troupe/node/Workers") {
+  /** A pool of worker threads serving the host module; closing the Layer's scope terminates them. */
+  static layer(options: Options): Layer.Layer<Workers, ActorError.ActorError> {
+    return Pool.layer(Workers, {
+      label: "worker",
+      size: options.size ?? 1,
+      startTimeout: options.startTimeout ?? 30_000,
+      version: options.wireVersion,
+      start: (_index, nodeId) =>
+        new Worker(entryUrl("worker"), {
+          workerData: { nodeId, href: hostHref(options.host) },
+          ...(options.execArgv !== undefined ? { execArgv: [...process.execArgv, ...options.execArgv] } : {})
+        })
+    })
+  }
+}
