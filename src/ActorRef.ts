@@ -55,6 +55,16 @@ export declare namespace ActorRef {
 /** True for an ActorRef. */
 export const isActorRef = (u: unknown): u is ActorRef<Protocol.Any> => Predicate.hasProperty(u, TypeId)
 
+/**
+ * Where the actor lives: "local", or the id of the node that runs it ("worker-1.0", "child-2.1", ...).
+ *
+ * @example
+ * ```ts
+ * console.log(ActorRef.location(calc)) // "worker-1.0"
+ * ```
+ */
+export const location = (ref: ActorRef<any>): string => endpoint(ref).location
+
 /** @internal */
 export const endpoint = (ref: ActorRef<any>): Endpoint => (ref as any)[EndpointKey]
 

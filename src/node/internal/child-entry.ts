@@ -22,4 +22,7 @@ const program = Effect.gen(function* () {
   })
 })
 
-Effect.runFork(program.pipe(Effect.scoped, Effect.provide(NodeWorkerRunner.layer))).addObserver(() => process.exit(0))
+Effect.runFork(program.pipe(Effect.scoped, Effect.provide(NodeWorkerRunner.layer))).addObserver(() => {
+  // IPC sends are asynchronous: give the last frames (a FAILED, say) a moment to leave before exiting
+  setTimeout(() => process.exit(0), 100)
+})

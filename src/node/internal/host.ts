@@ -3,7 +3,7 @@
  * the parent over a link. The behaviours found in the built context are the allow-list: only those
  * kinds can be spawned on this node.
  */
-import { Context, Effect, Exit, Fiber, Layer, type Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, type Scope } from "effect"
 import * as ActorError from "../../ActorError.ts"
 import { ActorSystem } from "../../ActorSystem.ts"
 import * as Behaviour from "../../Behaviour.ts"
@@ -54,6 +54,7 @@ export const serveParent = (options: {
     const system = yield* ActorSystem
     const loaded = yield* Effect.exit(loadHost(options.href))
     const context = Exit.isSuccess(loaded) ? loaded.value.context : Context.empty()
+    const closed = Deferred.makeUnsafe<void>()
     const link = new Link(options.transport, {
       nodeId: options.nodeId,
       peerLabel: "parent",
@@ -61,14 +62,16 @@ export const serveParent = (options: {
         system,
         behaviours: Exit.isSuccess(loaded) ? loaded.value.behaviours : new Map(),
         context: Context.add(context, ActorSystem, system)
-      }
+      },
+      // with its only link closed (the parent broke the protocol or went away), the node has no reason to live
+      onClose: () => Deferred.doneUnsafe(closed, Exit.void)
     })
     const running = yield* Effect.forkChild(
       options.run((bytes) => link.receive(bytes)),
       { startImmediately: true }
     )
-    link.start()
-    if (Exit.isFailure(loaded)) {
+    if (Exit.isSuccess(loaded)) link.start()
+    else {
       const failure = loaded.cause.reasons.find((r) => r._tag === "Fail")
       const message = failure !== undefined && failure._tag === "Fail" ? failure.error : "the host module failed"
       link.failWith(
@@ -76,6 +79,7 @@ export const serveParent = (options: {
         ActorError.make(new ActorError.HostFailed({ node: options.nodeId, message }))
       )
     }
-    yield* Fiber.await(running)
-    yield* system.shutdown
+    yield* Effect.raceFirst(Fiber.await(running), Deferred.await(closed))
+    // actors get a moment to stop gracefully; the parent ends the node after its own grace period anyway
+    yield* system.shutdown.pipe(Effect.timeoutOrElse({ duration: "2 seconds", orElse: () => Effect.void }))
   }).pipe(Effect.catchCause(() => Effect.void))

@@ -4,7 +4,7 @@
  * the id), so spawn, lookup and get-or-spawn by id agree without asking every node.
  */
 import { NodeWorker } from "@effect/platform-node"
-import { type Cause, Context, Effect, Exit, Layer, type Scope } from "effect"
+import { Cause, Context, Effect, Exit, Layer, type Scope } from "effect"
 import { Worker } from "effect/workers"
 import * as ActorError from "../../ActorError.ts"
 import type { ActorRef } from "../../ActorRef.ts"
@@ -20,9 +20,12 @@ export interface PoolNode {
   readonly id: string
   /** Process id (for a child process; a worker thread shares its parent's). */
   readonly pid: number | undefined
+  /** False once the thread or process has exited. */
   readonly alive: boolean
   /** Kills the node at once (worker: terminate; child: SIGKILL), as a crash would. */
   readonly kill: Effect.Effect<void>
+  /** Sends raw bytes to the node as one batch, bypassing the link: for fault and security tests. */
+  readonly inject: (bytes: Uint8Array) => Effect.Effect<void>
 }
 
 /** A Backend made of a pool of nodes. */
@@ -53,9 +56,22 @@ const hash = (id: string): number => {
 
 let poolCounter = 0
 
+interface Handle {
+  current: WorkerThreads.Worker | ChildProcess.ChildProcess | undefined
+  exited: boolean
+}
+
 interface Member {
   readonly link: Link
-  readonly handle: { current: WorkerThreads.Worker | ChildProcess.ChildProcess | undefined }
+  readonly handle: Handle
+  readonly send: (bytes: Uint8Array) => void
+}
+
+const kill = (handle: Handle): void => {
+  const current = handle.current
+  if (current === undefined || handle.exited) return
+  if ("terminate" in current) void current.terminate()
+  else current.kill("SIGKILL")
 }
 
 /** Starts every node of the pool and waits for their handshakes; their scope closes them. */
@@ -64,11 +80,14 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
     const system = yield* ActorSystem
     const context = Context.add(yield* Effect.context<never>(), ActorSystem, system)
     const pool = ++poolCounter
-    const handles = new Map<number, { current: WorkerThreads.Worker | ChildProcess.ChildProcess | undefined }>()
+    const handles = new Map<number, Handle>()
     const spawner = NodeWorker.layer((index) => {
       const handle = handles.get(index)!
       const started = options.start(index, nodeIdOf(index))
       handle.current = started
+      started.once("exit", () => {
+        handle.exited = true
+      })
       return started
     })
     const nodeIdOf = (index: number) => `${options.label}-${pool}.${index}`
@@ -77,35 +96,41 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
       index: number
     ): Effect.Effect<Member, ActorError.ActorError, Scope.Scope | Worker.WorkerPlatform | Worker.Spawner> =>
       Effect.gen(function* () {
-        const handle: Member["handle"] = { current: undefined }
+        const handle: Handle = { current: undefined, exited: false }
         handles.set(index, handle)
         const platform = yield* Worker.WorkerPlatform
         const worker = yield* platform.spawn<Uint8Array, Uint8Array>(index).pipe(Effect.orDie)
         const nodeId = nodeIdOf(index)
+        const send = (bytes: Uint8Array) => {
+          Effect.runSync(worker.send(bytes, [bytes.buffer]).pipe(Effect.ignore))
+        }
         const link = new Link(
-          {
-            write: (bytes) => {
-              Effect.runSync(worker.send(bytes, [bytes.buffer]).pipe(Effect.ignore))
-            },
-            close: () => {}
-          },
+          { write: send, close: () => {} },
           {
             nodeId: "parent",
             peerLabel: nodeId,
             host: { system, behaviours: new Map(), context },
-            version: options.version
+            version: options.version,
+            // a node that broke the protocol is of no further use: end it rather than leave it running
+            onClose: (error) => {
+              if (error.reason._tag === "ProtocolError" || error.reason._tag === "VersionMismatch") kill(handle)
+            }
           }
         )
         const running = yield* worker
           .run((bytes) => Effect.sync(() => link.receive(bytes)))
           .pipe(Effect.forkScoped({ startImmediately: true }))
         running.addObserver((exit) => {
-          const why = Exit.isFailure(exit) ? describeExit(exit.cause) : "the node stopped"
+          const why = Exit.isFailure(exit)
+            ? Cause.hasInterruptsOnly(exit.cause)
+              ? "its backend was closed"
+              : describeExit(exit.cause)
+            : "it stopped"
           link.fail(
             ActorError.make(
               new ActorError.PeerDied({
                 node: link.peer,
-                message: `${link.peer} died (${why}) with requests in flight; their outcome is unknown`
+                message: `${link.peer} is gone (${why}) with requests in flight; their outcome is unknown`
               })
             )
           )
@@ -122,7 +147,7 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
               )
           })
         )
-        return { link, handle }
+        return { link, handle, send }
       })
 
     const members = yield* Effect.forEach(
@@ -160,17 +185,16 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
       lookup: (protocol, id) =>
         Effect.suspend(() => memberFor(id).link.lookup(protocol, id) as Effect.Effect<any, ActorError.ActorError>),
       nodes: Effect.sync(() =>
-        members.map(({ link, handle }) => {
+        members.map(({ link, handle, send }): PoolNode => {
           const current = handle.current
           return {
             id: link.peer,
             pid: current !== undefined && "pid" in current ? current.pid : undefined,
-            alive: link.status !== "closed",
-            kill: Effect.sync(() => {
-              if (current === undefined) return
-              if ("terminate" in current) void current.terminate()
-              else current.kill("SIGKILL")
-            })
+            get alive() {
+              return !handle.exited
+            },
+            kill: Effect.sync(() => kill(handle)),
+            inject: (bytes) => Effect.sync(() => send(bytes))
           }
         })
       )
