@@ -68,21 +68,62 @@ export const location = (ref: ActorRef<any>): string => endpoint(ref).location
 /** @internal */
 export const endpoint = (ref: ActorRef<any>): Endpoint => (ref as any)[EndpointKey]
 
+const prototypes = new WeakMap<Protocol.Any, object>()
+
 /**
- * Builds a ref over an endpoint. Methods are bound closures, so `const { add } = ref` works.
+ * One prototype per protocol: each method is a getter returning a function bound to the ref, so a ref
+ * is a single small object (idle actors stay cheap) and `const { add } = ref` still works.
+ */
+const prototypeOf = (protocol: Protocol.Any): object => {
+  const cached = prototypes.get(protocol)
+  if (cached !== undefined) return cached
+  const proto: object = Object.create(RefProto)
+  for (const method of (protocol.methodMap as ReadonlyMap<string, Method>).values()) {
+    const get =
+      method.kind === "call"
+        ? function (this: any) {
+            const ep: Endpoint = this[EndpointKey]
+            return (payload: unknown) => ep.call(method, payload)
+          }
+        : method.kind === "cast"
+          ? function (this: any) {
+              const ep: Endpoint = this[EndpointKey]
+              return (payload: unknown) => ep.cast(method, payload)
+            }
+          : function (this: any) {
+              const ep: Endpoint = this[EndpointKey]
+              return (payload: unknown) => ep.stream(method, payload)
+            }
+    Object.defineProperty(proto, method.name, { get, enumerable: true })
+  }
+  prototypes.set(protocol, proto)
+  return proto
+}
+
+const RefProto = {
+  [TypeId]: TypeId,
+  get id(): string {
+    return (this as any)[EndpointKey].id
+  },
+  get protocol(): Protocol.Any {
+    return (this as any)[EndpointKey].protocol
+  },
+  toString(this: any): string {
+    const ep: Endpoint = this[EndpointKey]
+    return `ActorRef(${ep.protocol.name}:${ep.id}@${ep.location})`
+  },
+  toJSON(this: any): unknown {
+    const ep: Endpoint = this[EndpointKey]
+    return { _id: "ActorRef", protocol: ep.protocol.name, id: ep.id, location: ep.location }
+  }
+}
+
+/**
+ * Builds a ref over an endpoint.
  * @internal
  */
 export const make = <P extends Protocol.Any>(ep: Endpoint): ActorRef<P> => {
-  const ref: any = { [TypeId]: TypeId, [EndpointKey]: ep, id: ep.id, protocol: ep.protocol }
-  for (const method of (ep.protocol.methodMap as ReadonlyMap<string, Method>).values()) {
-    ref[method.name] =
-      method.kind === "call"
-        ? (payload: unknown) => ep.call(method, payload)
-        : method.kind === "cast"
-          ? (payload: unknown) => ep.cast(method, payload)
-          : (payload: unknown) => ep.stream(method, payload)
-  }
-  ref.toString = () => `ActorRef(${ep.protocol.name}:${ep.id}@${ep.location})`
-  ref.toJSON = () => ({ _id: "ActorRef", protocol: ep.protocol.name, id: ep.id, location: ep.location })
+  const ref = Object.create(prototypeOf(ep.protocol))
+  ref[EndpointKey] = ep
   return ref
 }

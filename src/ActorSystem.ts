@@ -45,10 +45,30 @@ export interface ActorSystem extends Backend {
   readonly shutdown: Effect.Effect<void>
 }
 
-/** The cell a fiber is running in, so that an actor stopping itself does not wait for itself. */
-const CurrentCell = Context.Reference<Cell | undefined>("troupe/internal/CurrentCell", {
-  defaultValue: () => undefined
-})
+/**
+ * The ActorContext of a local actor. Everything is derived from the cell on demand, so that an idle
+ * actor carries two fields here rather than a ref and an Effect it may never use.
+ */
+class LocalActorContext {
+  readonly cell: Cell
+  private readonly refOf: (cell: Cell) => ActorRef.ActorRef<any>
+  constructor(cell: Cell, refOf: (cell: Cell) => ActorRef.ActorRef<any>) {
+    this.cell = cell
+    this.refOf = refOf
+  }
+  get id(): string {
+    return this.cell.id
+  }
+  get protocol(): Protocol.Any {
+    return this.cell.protocol
+  }
+  get self(): ActorRef.ActorRef<any> {
+    return this.refOf(this.cell)
+  }
+  get stop(): Effect.Effect<void> {
+    return Effect.sync(() => this.cell.stop())
+  }
+}
 
 class LocalEndpoint implements ActorRef.Endpoint {
   readonly location = "local"
@@ -107,7 +127,8 @@ class LocalEndpoint implements ActorRef.Endpoint {
       if (kill) cell.kill()
       else cell.stop()
       // an actor stopping itself from a handler cannot wait for its own end
-      if (fiber.getRef(CurrentCell) === cell) return Effect.void
+      const own = Context.getOption(fiber.context, ActorContext)
+      if (own._tag === "Some" && own.value instanceof LocalActorContext && own.value.cell === cell) return Effect.void
       return Effect.callback<void>((resume) => {
         const off = cell.whenTerminated(() => resume(Effect.void))
         return Effect.sync(off)
@@ -159,19 +180,14 @@ class SerializingEndpoint implements ActorRef.Endpoint {
 
 const makeUnsafe = (options: Options = {}): ActorSystem => {
   const cells = new Map<string, Cell>()
-  // one ref per actor incarnation: lookups and get-or-spawn hand out the same object
-  const refs = new WeakMap<Cell, ActorRef.ActorRef<any>>()
   const serializeMessages = options.serializeMessages === true
   const capacity = options.mailbox?.capacity ?? Mailbox.defaults.capacity
   const overflow = options.mailbox?.overflow ?? Mailbox.defaults.overflow
 
+  // refs are made on demand (two small objects) rather than cached: an idle actor holds none
   const refOf = <P extends Protocol.Any>(cell: Cell): ActorRef.ActorRef<P> => {
-    const cached = refs.get(cell)
-    if (cached !== undefined) return cached as ActorRef.ActorRef<P>
     const local = new LocalEndpoint(cell)
-    const ref = ActorRef.make<P>(serializeMessages ? new SerializingEndpoint(local) : local)
-    refs.set(cell, ref)
-    return ref
+    return ActorRef.make<P>(serializeMessages ? new SerializingEndpoint(local) : local)
   }
 
   const whenStarted = <P extends Protocol.Any>(cell: Cell) =>
@@ -186,33 +202,35 @@ const makeUnsafe = (options: Options = {}): ActorSystem => {
           new ActorError.ProtocolMismatch({ actorId: cell.id, expected: protocol.name, actual: cell.protocol.name })
         )
 
+  const onTerminated = (cell: Cell) => {
+    if (cells.get(cell.id) === cell) cells.delete(cell.id)
+  }
+
+  // the behaviour's services plus this system, built once per behaviour and shared by its actors
+  const baseContexts = new WeakMap<Behaviour.Impl, Context.Context<never>>()
+  const baseContext = (behaviour: Behaviour.Impl): Context.Context<never> => {
+    let base = baseContexts.get(behaviour)
+    if (base === undefined) {
+      base = Context.add(behaviour.context, ActorSystem, system)
+      baseContexts.set(behaviour, base)
+    }
+    return base
+  }
+
   const create = <P extends Protocol.Any>(
     protocol: P,
     behaviour: Behaviour.Impl,
     spawnOptions: SpawnOptions
   ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError> => {
-    const id = spawnOptions.id
     const cell = new Cell(
-      id,
+      spawnOptions.id,
       protocol,
       spawnOptions.mailbox?.capacity ?? capacity,
       spawnOptions.mailbox?.overflow ?? overflow,
-      (c) => {
-        if (cells.get(id) === c) cells.delete(id)
-      }
+      onTerminated
     )
-    cells.set(id, cell)
-    const self = refOf<P>(cell)
-    const context = behaviour.context.pipe(
-      Context.add(ActorSystem, system),
-      Context.add(CurrentCell, cell),
-      Context.add(ActorContext, {
-        id,
-        protocol,
-        self,
-        stop: Effect.sync(() => cell.stop())
-      })
-    )
+    cells.set(spawnOptions.id, cell)
+    const context = Context.add(baseContext(behaviour), ActorContext, new LocalActorContext(cell, refOf))
     cell.start(behaviour.build, context)
     return whenStarted<P>(cell)
   }

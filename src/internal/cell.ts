@@ -61,30 +61,41 @@ const drainBudget = 4096
 let drainDepth = 0
 let incarnations = 0
 
+// one dispatcher per scheduler, shared by every actor that runs on it
+const dispatchers = new WeakMap<Scheduler.Scheduler, Scheduler.SchedulerDispatcher>()
+const dispatcherOf = (scheduler: Scheduler.Scheduler): Scheduler.SchedulerDispatcher => {
+  let d = dispatchers.get(scheduler)
+  if (d === undefined) {
+    d = scheduler.makeDispatcher()
+    dispatchers.set(scheduler, d)
+  }
+  return d
+}
+
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as any).then === "function"
 
 /** @internal */
 export class Cell {
   status: number = Starting
+  // Fields are few and mostly lazy: an idle actor should cost well under a kilobyte (docs/benchmarks.md).
   private queue: Array<Envelope | undefined> = []
   private head = 0
-  private waiting: Array<Envelope> = []
+  private waiting: Array<Envelope> | undefined = undefined
   private busy = false
   private draining = false
+  private building = true
   private running = 0
-  private readonly fibers = new Set<Fiber.Fiber<unknown, unknown>>()
+  private fibers: Set<Fiber.Fiber<unknown, unknown>> | undefined = undefined
   private impl: any = undefined
-  private fork: (<A, E>(effect: Effect.Effect<A, E, never>) => Fiber.Fiber<A, E>) | undefined = undefined
-  /** The actor's context without its Scope: streams run in the caller's scope, not the actor's. */
+  /** The actor's context: the behaviour's services, ActorContext and the actor's Scope. */
+  private context: Context.Context<never> | undefined = undefined
   private streamContext: Context.Context<never> | undefined = undefined
   private scope: Scope.Closeable | undefined = undefined
   private termination: Termination | undefined = undefined
-  private observers: Array<(t: Termination) => void> = []
-  private startObservers: Array<(error: ActorError.ActorError | undefined) => void> = []
-  private readonly stopped: ActorError.ActorError
-  private schedule: ((task: () => void) => void) | undefined = undefined
-  private building = true
+  private observers: Array<(t: Termination) => void> | undefined = undefined
+  private startObservers: Array<(error: ActorError.ActorError | undefined) => void> | undefined = undefined
+  private stopped: ActorError.ActorError | undefined = undefined
 
   readonly id: string
   /** Unique on this node: tells this actor from a later one spawned under the same id. */
@@ -92,7 +103,7 @@ export class Cell {
   readonly protocol: Protocol.Any
   readonly capacity: number
   readonly overflow: "suspend" | "fail"
-  /** Called once when the actor has terminated (after finalizers). */
+  /** Called once when the actor has terminated (after finalizers); shared by the actors of a system. */
   private readonly onTerminated: (cell: Cell) => void
 
   constructor(
@@ -108,7 +119,18 @@ export class Cell {
     this.capacity = capacity
     this.overflow = overflow
     this.onTerminated = onTerminated
-    this.stopped = ActorError.make(new ActorError.Stopped({ actorId: id }))
+  }
+
+  private fork<A, E>(effect: Effect.Effect<A, E, never>): Fiber.Fiber<A, E> {
+    return Effect.runForkWith(this.context!)(effect)
+  }
+
+  private schedule(task: () => void): void {
+    dispatcherOf(Context.get(this.context!, Scheduler.Scheduler)).scheduleTask(task, 0)
+  }
+
+  private track(fiber: Fiber.Fiber<unknown, unknown>): void {
+    ;(this.fibers ??= new Set()).add(fiber)
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -120,14 +142,10 @@ export class Cell {
   start(build: Effect.Effect<object, unknown, never>, context: Context.Context<never>): void {
     const scope = Scope.makeUnsafe()
     this.scope = scope
-    this.streamContext = Context.omit(Scope.Scope)(context) as Context.Context<never>
-    const full = Context.add(context, Scope.Scope, scope)
-    this.fork = Effect.runForkWith(full) as any
-    const dispatcher = Context.get(full, Scheduler.Scheduler).makeDispatcher()
-    this.schedule = (task) => dispatcher.scheduleTask(task, 0)
-    const fiber = this.fork!(build)
+    this.context = Context.add(context, Scope.Scope, scope)
+    const fiber = this.fork(build)
     const done = (exit: Exit.Exit<object, unknown>) => {
-      this.fibers.delete(fiber)
+      this.fibers?.delete(fiber)
       this.building = false
       if (this.termination?._tag === "Killed") {
         const killed = ActorError.make(new ActorError.Killed({ actorId: this.id }))
@@ -155,21 +173,21 @@ export class Cell {
     }
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) return done(exit)
-    this.fibers.add(fiber)
+    this.track(fiber)
     fiber.addObserver(done)
   }
 
   /** Calls back once the behaviour is built (undefined) or failed to build (the error). */
   whenStarted(cb: (error: ActorError.ActorError | undefined) => void): void {
-    if (this.status === Starting) this.startObservers.push(cb)
+    if (this.status === Starting) (this.startObservers ??= []).push(cb)
     else if (this.termination?._tag === "SpawnFailed") cb(this.termination.error)
     else cb(undefined)
   }
 
   private notifyStarted(error: ActorError.ActorError | undefined): void {
     const observers = this.startObservers
-    this.startObservers = []
-    for (const cb of observers) cb(error)
+    this.startObservers = undefined
+    if (observers !== undefined) for (const cb of observers) cb(error)
   }
 
   /** Calls back once when the actor has terminated (at once if it already has). */
@@ -178,10 +196,11 @@ export class Cell {
       cb(this.termination)
       return () => {}
     }
-    this.observers.push(cb)
+    const observers = (this.observers ??= [])
+    observers.push(cb)
     return () => {
-      const i = this.observers.indexOf(cb)
-      if (i >= 0) this.observers.splice(i, 1)
+      const i = observers.indexOf(cb)
+      if (i >= 0) observers.splice(i, 1)
     }
   }
 
@@ -208,7 +227,7 @@ export class Cell {
     this.status = Stopping
     this.termination = { _tag: "Killed" }
     this.failPending(killed)
-    for (const fiber of this.fibers) fiber.interruptUnsafe()
+    if (this.fibers !== undefined) for (const fiber of this.fibers) fiber.interruptUnsafe()
     this.maybeFinish()
   }
 
@@ -218,22 +237,23 @@ export class Cell {
     const waiting = this.waiting
     this.queue = []
     this.head = 0
-    this.waiting = []
+    this.waiting = undefined
     for (const env of queue) {
       if (env !== undefined && env.state === Queued) {
         env.state = Done
         env.reply?.(exit)
       }
     }
-    for (const env of waiting) {
-      if (env.state === Waiting) {
-        env.state = Done
-        const admit = env.onAdmit
-        env.onAdmit = undefined
-        if (env.reply !== undefined) env.reply(exit)
-        else admit?.(false)
+    if (waiting !== undefined)
+      for (const env of waiting) {
+        if (env.state === Waiting) {
+          env.state = Done
+          const admit = env.onAdmit
+          env.onAdmit = undefined
+          if (env.reply !== undefined) env.reply(exit)
+          else admit?.(false)
+        }
       }
-    }
   }
 
   private maybeFinish(): void {
@@ -244,7 +264,7 @@ export class Cell {
       this.running === 0 &&
       !this.busy &&
       this.head >= this.queue.length &&
-      this.waiting.length === 0
+      (this.waiting === undefined || this.waiting.length === 0)
     ) {
       this.finish(this.termination ?? { _tag: "Stopped" })
     }
@@ -257,11 +277,11 @@ export class Cell {
     const notify = () => {
       this.onTerminated(this)
       const observers = this.observers
-      this.observers = []
-      for (const cb of observers) cb(termination)
+      this.observers = undefined
+      if (observers !== undefined) for (const cb of observers) cb(termination)
     }
     const scope = this.scope
-    if (scope === undefined || this.fork === undefined) return notify()
+    if (scope === undefined || this.context === undefined) return notify()
     const fiber = this.fork(Scope.close(scope, termination._tag === "Stopped" ? Exit.void : Exit.interrupt()))
     if (fiber.pollUnsafe() !== undefined) notify()
     else fiber.addObserver(notify)
@@ -273,10 +293,10 @@ export class Cell {
   send(env: Envelope): Sent {
     if (this.status >= Stopping) return Refused
     env.owner = this
-    if (this.queue.length - this.head >= this.capacity || this.waiting.length > 0) {
+    if (this.queue.length - this.head >= this.capacity || this.waiting !== undefined) {
       if (this.overflow === "fail") return Full
       env.state = Waiting
-      this.waiting.push(env)
+      ;(this.waiting ??= []).push(env)
       return WaitingForRoom
     }
     this.queue.push(env)
@@ -292,8 +312,10 @@ export class Cell {
         return
       case Waiting: {
         env.state = Cancelled
-        const i = this.waiting.indexOf(env)
-        if (i >= 0) this.waiting.splice(i, 1)
+        const waiting = this.waiting
+        const i = waiting === undefined ? -1 : waiting.indexOf(env)
+        if (i >= 0) waiting!.splice(i, 1)
+        if (waiting?.length === 0) this.waiting = undefined
         return
       }
       case Running:
@@ -303,14 +325,16 @@ export class Cell {
     }
   }
 
-  /** The error a sender gets when the actor refuses messages. */
+  /** The error a sender gets when the actor refuses messages (built once, when first needed). */
   get stoppedError(): ActorError.ActorError {
-    return this.stopped
+    return (this.stopped ??= ActorError.make(new ActorError.Stopped({ actorId: this.id })))
   }
 
   private admitWaiting(): void {
-    while (this.waiting.length > 0 && this.queue.length - this.head < this.capacity) {
-      const env = this.waiting.shift()!
+    const waiting = this.waiting!
+    while (waiting.length > 0 && this.queue.length - this.head < this.capacity) {
+      const env = waiting.shift()!
+      if (waiting.length === 0) this.waiting = undefined
       if (env.state !== Waiting) continue
       env.state = Queued
       this.queue.push(env)
@@ -325,7 +349,7 @@ export class Cell {
     if (this.draining || this.busy || this.building || this.status === Terminated) return
     if (drainDepth >= maxDrainDepth) {
       this.draining = true
-      this.schedule!(() => {
+      this.schedule(() => {
         this.draining = false
         this.drain()
       })
@@ -337,7 +361,7 @@ export class Cell {
     try {
       while (!this.busy && this.head < this.queue.length) {
         if (++handled > drainBudget) {
-          this.schedule!(() => {
+          this.schedule(() => {
             this.draining = false
             this.drain()
           })
@@ -345,7 +369,7 @@ export class Cell {
         }
         const env = this.queue[this.head]!
         this.queue[this.head++] = undefined
-        if (this.waiting.length > 0) this.admitWaiting()
+        if (this.waiting !== undefined) this.admitWaiting()
         if (env.state !== Queued) continue
         this.run(env)
       }
@@ -373,7 +397,7 @@ export class Cell {
     // counted as running before the fiber starts: a handler that stops its own actor must not see it idle
     this.running++
     if (!method.concurrent) this.busy = true
-    const fiber = this.fork!(effect)
+    const fiber = this.fork(effect)
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
       this.running--
@@ -381,9 +405,9 @@ export class Cell {
       return this.complete(env, exit)
     }
     env.fiber = fiber
-    this.fibers.add(fiber)
+    this.track(fiber)
     fiber.addObserver((exit) => {
-      this.fibers.delete(fiber)
+      this.fibers?.delete(fiber)
       this.running--
       if (!method.concurrent) this.busy = false
       env.fiber = undefined
@@ -409,11 +433,14 @@ export class Cell {
         : Stream.fromIterable(out as Iterable<unknown>)
     const id = this.id
     return stream.pipe(
-      Stream.provideContext(this.streamContext!),
+      // the actor's services, but not its Scope: a stream's resources belong to the caller's run of it
+      Stream.provideContext(
+        (this.streamContext ??= Context.omit(Scope.Scope)(this.context!) as Context.Context<never>)
+      ),
       Stream.catchCause((cause) => Stream.fail(ActorError.fromCause(id, method.name, cause))),
       Stream.interruptWhen(
         Effect.callback<never, ActorError.ActorError>((resume) => {
-          const off = this.whenTerminated(() => resume(Exit.fail(this.stopped)))
+          const off = this.whenTerminated(() => resume(Exit.fail(this.stoppedError)))
           return Effect.sync(off)
         })
       )

@@ -1,13 +1,12 @@
 /**
  * Subprocess: the child-process backend. Actors spawned with `backend: Subprocess` run in a pool of
- * child processes (`fork`) that load the host module; calls travel as CBOR batches over the IPC
- * channel. A child whose parent dies exits by itself, so no orphan is left behind.
+ * child processes that load the host module; calls travel as length-prefixed CBOR batches over a pipe
+ * (fd 3). A child whose parent dies sees the pipe end and exits, so no orphan is left behind.
  */
 import { Context, type Layer } from "effect"
-import { fork } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import type * as ActorError from "../ActorError.ts"
-import { entryUrl, hostHref } from "./internal/entry.ts"
+import { hostHref } from "./internal/entry.ts"
+import { startChild } from "./internal/handles.ts"
 import * as Pool from "./internal/pool.ts"
 
 /** Options of the child-process backend. */
@@ -18,6 +17,8 @@ export interface Options {
   readonly size?: number | undefined
   /** How long a child may take to load the host module, in ms. Default 30 000. */
   readonly startTimeout?: number | undefined
+  /** How long a child may take to stop its actors when the Layer is released, in ms. Default 3 000. */
+  readonly stopTimeout?: number | undefined
   /** Extra `execArgv` for the children (they inherit the parent's, so `tsx` keeps working). */
   readonly execArgv?: ReadonlyArray<string> | undefined
   /** Environment of the children. Default: the parent's. */
@@ -43,13 +44,10 @@ export class Subprocess extends Context.Service<Subprocess, Pool.PoolBackend>()(
       label: "child",
       size: options.size ?? 1,
       startTimeout: options.startTimeout ?? 30_000,
+      stopTimeout: options.stopTimeout ?? 3_000,
       version: options.wireVersion,
       start: (_index, nodeId) =>
-        fork(fileURLToPath(entryUrl("child")), [nodeId, hostHref(options.host)], {
-          serialization: "advanced",
-          execArgv: [...process.execArgv, ...(options.execArgv ?? [])],
-          ...(options.env !== undefined ? { env: options.env } : {})
-        })
+        startChild({ nodeId, href: hostHref(options.host), execArgv: options.execArgv, env: options.env })
     })
   }
 }

@@ -4,10 +4,9 @@
  * cloned). The host module's exported behaviour Layers are the only kinds that can be spawned there.
  */
 import { Context, type Layer } from "effect"
-import { Worker } from "node:worker_threads"
 import type * as ActorError from "../ActorError.ts"
-
-import { entryUrl, hostHref } from "./internal/entry.ts"
+import { hostHref } from "./internal/entry.ts"
+import { startWorker } from "./internal/handles.ts"
 import * as Pool from "./internal/pool.ts"
 
 /** Options of the worker-thread backend. */
@@ -18,6 +17,8 @@ export interface Options {
   readonly size?: number | undefined
   /** How long a worker may take to load the host module, in ms. Default 30 000. */
   readonly startTimeout?: number | undefined
+  /** How long a worker may take to stop its actors when the Layer is released, in ms. Default 3 000. */
+  readonly stopTimeout?: number | undefined
   /** Extra `execArgv` for the workers (they inherit the parent's, so `tsx` keeps working). */
   readonly execArgv?: ReadonlyArray<string> | undefined
   /** @internal wire version to announce (tests) */
@@ -41,12 +42,9 @@ export class Workers extends Context.Service<Workers, Pool.PoolBackend>()("troup
       label: "worker",
       size: options.size ?? 1,
       startTimeout: options.startTimeout ?? 30_000,
+      stopTimeout: options.stopTimeout ?? 3_000,
       version: options.wireVersion,
-      start: (_index, nodeId) =>
-        new Worker(entryUrl("worker"), {
-          workerData: { nodeId, href: hostHref(options.host) },
-          ...(options.execArgv !== undefined ? { execArgv: [...process.execArgv, ...options.execArgv] } : {})
-        })
+      start: (_index, nodeId) => startWorker({ nodeId, href: hostHref(options.host), execArgv: options.execArgv })
     })
   }
 }

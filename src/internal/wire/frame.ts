@@ -39,6 +39,8 @@ export const SPAWN = 10
 export const LOOKUP = 11
 /** [STOP, reqId, actorId, incarnation, kill] */
 export const STOP = 12
+/** [BYE] — the sender closes the link normally (a backend shutting down, a client leaving). */
+export const BYE = 13
 
 /** Outcome tags of REPLY and END. */
 export const OK = 0
@@ -64,7 +66,8 @@ export const names: ReadonlyArray<string> = [
   "INTERRUPT",
   "SPAWN",
   "LOOKUP",
-  "STOP"
+  "STOP",
+  "BYE"
 ]
 
 const isId = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 0 && u <= MAX_REQUEST_ID
@@ -120,6 +123,8 @@ export const check = (frame: unknown): string | undefined => {
       return f.length === 5 && isId(f[1]) && isString(f[2]) && isId(f[3]) && typeof f[4] === "boolean"
         ? undefined
         : "malformed STOP"
+    case BYE:
+      return f.length === 1 ? undefined : "malformed BYE"
     default:
       return `unknown frame type ${typeof f[0] === "number" ? f[0] : typeof f[0]}`
   }

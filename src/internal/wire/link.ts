@@ -17,7 +17,10 @@ import * as F from "./frame.ts"
 
 /** Moves byte batches to the peer. Failures are reported to the link with `Link.fail`, never thrown. */
 export interface Transport {
-  /** Sends one batch; the link hands over a buffer that it will not touch again (it may be transferred). */
+  /**
+   * Sends one batch. The bytes are a view into the encoder's buffer, valid only during the call: a
+   * transport copies them (into a transferable buffer, or behind a length prefix) before returning.
+   */
   readonly write: (bytes: Uint8Array) => void
   /** Closes the transport; called once, when the link closes. */
   readonly close: () => void
@@ -42,6 +45,11 @@ export interface LinkOptions {
   readonly version?: number | undefined
   /** Called once when the link has closed. */
   readonly onClose?: ((error: ActorError.ActorError) => void) | undefined
+  /**
+   * Frames after which a batch is sent without waiting for the end of the tick. Default: no limit
+   * (one batch per tick). Transports between CPUs set a limit so that both sides work in parallel.
+   */
+  readonly batchLimit?: number | undefined
 }
 
 /** Elements a stream may send before the caller grants more. */
@@ -89,8 +97,6 @@ class InboundStream {
   }
 }
 
-const copy = (bytes: Uint8Array): Uint8Array => Uint8Array.prototype.slice.call(bytes)
-
 /** @internal */
 export class Link {
   status: "connecting" | "open" | "closed" = "connecting"
@@ -110,11 +116,13 @@ export class Link {
   private openWaiters: Array<(error: ActorError.ActorError | undefined) => void> = []
   private readonly runFork: <A, E>(effect: Effect.Effect<A, E, never>) => Fiber.Fiber<A, E>
   private readonly flushTask = () => this.flush()
+  private readonly batchLimit: number
 
   constructor(transport: Transport, options: LinkOptions) {
     this.transport = transport
     this.options = options
     this.peer = options.peerLabel
+    this.batchLimit = options.batchLimit ?? Number.POSITIVE_INFINITY
     this.runFork = Effect.runForkWith(options.host.context) as any
   }
 
@@ -174,7 +182,9 @@ export class Link {
 
   private write(frame: unknown): void {
     if (this.status === "closed") return
-    this.outbox.push(frame)
+    // on a multi-core machine a partial batch goes out at once, so the peer starts on it while this
+    // side is still producing the rest (measured: see docs/benchmarks.md, "batch limit")
+    if (this.outbox.push(frame) >= this.batchLimit) return this.flush()
     if (!this.flushScheduled) {
       this.flushScheduled = true
       queueMicrotask(this.flushTask)
@@ -188,7 +198,7 @@ export class Link {
     this.outbox = []
     let bytes: Uint8Array
     try {
-      bytes = copy(codec.cbor.encode(frames))
+      bytes = codec.cbor.encode(frames)
     } catch (e) {
       // a value the Schema let through but CBOR cannot encode: fail those requests rather than the link
       return this.flushOneByOne(frames, e)
@@ -199,7 +209,7 @@ export class Link {
   private flushOneByOne(frames: Array<unknown>, _cause: unknown): void {
     for (const frame of frames) {
       try {
-        this.transport.write(copy(codec.cbor.encode([frame])))
+        this.transport.write(codec.cbor.encode([frame]))
       } catch (e) {
         this.unencodable(frame as Array<unknown>, e)
       }
@@ -212,7 +222,7 @@ export class Link {
     const type = frame[0]
     if (type === F.REPLY || type === F.END) {
       const error = ActorError.make(new ActorError.DecodeError({ actorId: "", method: "", part: "reply", message }))
-      this.transport.write(copy(codec.cbor.encode([[type, frame[1], F.ACTOR_ERROR, codec.encodeActorError(error)]])))
+      this.transport.write(codec.cbor.encode([[type, frame[1], F.ACTOR_ERROR, codec.encodeActorError(error)]]))
     } else if (type === F.CALL || type === F.STREAM) {
       const id = frame[1] as number
       const p = this.pending.get(id)
@@ -284,6 +294,15 @@ export class Link {
         return this.onStop(f[1], f[2], f[3], f[4])
       case F.FAILED:
         return this.peerFailed(f[1])
+      case F.BYE:
+        return this.fail(
+          ActorError.make(
+            new ActorError.PeerDied({
+              node: this.peer,
+              message: `${this.peer} closed the link with requests in flight; their outcome is unknown`
+            })
+          )
+        )
       case F.HELLO:
         return this.protocolError("a second HELLO")
     }
@@ -313,6 +332,14 @@ export class Link {
         : ActorError.make(
             new ActorError.ProtocolError({ node: this.peer, message: `the peer closed the link: ${message}` })
           )
+    this.fail(error)
+  }
+
+  /** Closes the link normally, telling the peer first (it then releases what it held for us). */
+  bye(error: ActorError.ActorError): void {
+    if (this.status === "closed") return
+    this.outbox.push([F.BYE])
+    this.flush()
     this.fail(error)
   }
 

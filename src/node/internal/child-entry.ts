@@ -1,28 +1,34 @@
 /**
  * Entry point of a Troupe child process: serve the host module named in argv to the parent over the
- * IPC channel (advanced serialization, one CBOR batch per message). When the parent goes away, the
- * channel disconnects and the child exits, so no orphan outlives its parent.
+ * pipe on fd 3 (length-prefixed CBOR batches; stdout and stderr stay the user's). When the parent goes
+ * away the pipe ends and the child exits, so no orphan outlives its parent.
  */
-import { NodeWorkerRunner } from "@effect/platform-node"
 import { Effect } from "effect"
-import { WorkerRunner } from "effect/workers"
+import { Socket } from "node:net"
+import { encodeFrame, FrameReader } from "../../internal/wire/framing.ts"
 import { serveParent } from "./host.ts"
 
 const [nodeId, href] = process.argv.slice(2) as [string, string]
+const pipe = new Socket({ fd: 3, readable: true, writable: true })
 
-process.on("disconnect", () => process.exit(0))
-
-const program = Effect.gen(function* () {
-  const runner = yield* (yield* WorkerRunner.WorkerRunnerPlatform).start<Uint8Array, Uint8Array>()
-  yield* serveParent({
-    nodeId,
-    href,
-    transport: { write: (bytes) => runner.sendUnsafe(0, bytes), close: () => {} },
-    run: (receive) => runner.run((_port, bytes) => receive(bytes))
-  })
+const program = serveParent({
+  nodeId,
+  href,
+  transport: { write: (bytes) => void pipe.write(encodeFrame(bytes)), close: () => pipe.end() },
+  listen: (receive, closed) => {
+    const reader = new FrameReader()
+    pipe.on("data", (chunk: Buffer) => {
+      const frames = reader.push(chunk)
+      if (typeof frames === "string") return closed(frames)
+      for (const frame of frames) receive(frame)
+    })
+    pipe.on("end", () => closed("the pipe ended"))
+    pipe.on("error", (e) => closed(e.message))
+  }
 })
 
-Effect.runFork(program.pipe(Effect.scoped, Effect.provide(NodeWorkerRunner.layer))).addObserver(() => {
-  // IPC sends are asynchronous: give the last frames (a FAILED, say) a moment to leave before exiting
-  setTimeout(() => process.exit(0), 100)
+Effect.runFork(Effect.scoped(program)).addObserver(() => {
+  // let the last frames (a FAILED, a BYE) leave before exiting
+  pipe.end(() => process.exit(0))
+  setTimeout(() => process.exit(0), 500).unref()
 })

@@ -3,11 +3,12 @@
  * the parent over a link. The behaviours found in the built context are the allow-list: only those
  * kinds can be spawned on this node.
  */
-import { Context, Deferred, Effect, Exit, Fiber, Layer, type Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Layer, type Scope } from "effect"
 import * as ActorError from "../../ActorError.ts"
 import { ActorSystem } from "../../ActorSystem.ts"
 import * as Behaviour from "../../Behaviour.ts"
 import { Link, type Transport } from "../../internal/wire/link.ts"
+import { batchLimit } from "./pool.ts"
 
 /** What a loaded host module provides. */
 export interface LoadedHost {
@@ -40,15 +41,16 @@ export const loadHost = (href: string): Effect.Effect<LoadedHost, string, Scope.
   })
 
 /**
- * Serves this node to its parent: loads the host module, then answers frames until the transport
- * closes. When the host cannot load, the parent is told why (HostFailed) before the link closes.
+ * Serves this node to its parent: loads the host module, then answers frames until the link closes
+ * (the parent says BYE, breaks the protocol, or goes away). When the host cannot load, the parent is
+ * told why (HostFailed) instead of a handshake. Actors then get a moment to stop gracefully.
  */
 export const serveParent = (options: {
   readonly nodeId: string
   readonly href: string
   readonly transport: Transport
-  /** Feeds the link with incoming batches; returns when the parent closes the channel. */
-  readonly run: (receive: (bytes: Uint8Array) => void) => Effect.Effect<void, unknown>
+  /** Starts feeding incoming batches to `receive`; `closed` is called if the channel ends. */
+  readonly listen: (receive: (bytes: Uint8Array) => void, closed: (why: string) => void) => void
 }): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function* () {
     const system = yield* ActorSystem
@@ -63,12 +65,14 @@ export const serveParent = (options: {
         behaviours: Exit.isSuccess(loaded) ? loaded.value.behaviours : new Map(),
         context: Context.add(context, ActorSystem, system)
       },
-      // with its only link closed (the parent broke the protocol or went away), the node has no reason to live
+      batchLimit: batchLimit(),
+      // with its only link closed, the node has no reason to live
       onClose: () => Deferred.doneUnsafe(closed, Exit.void)
     })
-    const running = yield* Effect.forkChild(
-      options.run((bytes) => link.receive(bytes)),
-      { startImmediately: true }
+    options.listen(
+      (bytes) => link.receive(bytes),
+      (why) =>
+        link.fail(ActorError.make(new ActorError.PeerDied({ node: "parent", message: `the parent went away: ${why}` })))
     )
     if (Exit.isSuccess(loaded)) link.start()
     else {
@@ -79,7 +83,6 @@ export const serveParent = (options: {
         ActorError.make(new ActorError.HostFailed({ node: options.nodeId, message }))
       )
     }
-    yield* Effect.raceFirst(Fiber.await(running), Deferred.await(closed))
-    // actors get a moment to stop gracefully; the parent ends the node after its own grace period anyway
+    yield* Deferred.await(closed)
     yield* system.shutdown.pipe(Effect.timeoutOrElse({ duration: "2 seconds", orElse: () => Effect.void }))
   }).pipe(Effect.catchCause(() => Effect.void))

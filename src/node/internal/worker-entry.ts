@@ -1,26 +1,28 @@
 /**
- * Entry point of a Troupe worker thread: serve the host module named in workerData to the parent,
- * over effect/workers' runner (postMessage of CBOR batches, transferred, never cloned).
+ * Entry point of a Troupe worker thread: serve the host module named in workerData to the parent.
+ * Batches travel as transferred ArrayBuffers over the worker's own port (see pool.ts for why this is
+ * node's API and not effect/workers).
  */
-import { NodeWorkerRunner } from "@effect/platform-node"
 import { Effect } from "effect"
-import { WorkerRunner } from "effect/workers"
-import { workerData } from "node:worker_threads"
+import { parentPort, workerData } from "node:worker_threads"
 import { serveParent } from "./host.ts"
 
 const { nodeId, href } = workerData as { readonly nodeId: string; readonly href: string }
+const port = parentPort!
 
-const program = Effect.gen(function* () {
-  const runner = yield* (yield* WorkerRunner.WorkerRunnerPlatform).start<Uint8Array, Uint8Array>()
-  yield* serveParent({
-    nodeId,
-    href,
-    transport: {
-      write: (bytes) => runner.sendUnsafe(0, bytes, [bytes.buffer]),
-      close: () => {}
+const program = serveParent({
+  nodeId,
+  href,
+  transport: {
+    write: (bytes) => {
+      const copy = bytes.slice()
+      port.postMessage(copy, [copy.buffer])
     },
-    run: (receive) => runner.run((_port, bytes) => receive(bytes))
-  })
+    close: () => {}
+  },
+  listen: (receive) => {
+    port.on("message", receive)
+  }
 })
 
-Effect.runFork(program.pipe(Effect.scoped, Effect.provide(NodeWorkerRunner.layer))).addObserver(() => process.exit(0))
+Effect.runFork(Effect.scoped(program)).addObserver(() => process.exit(0))
