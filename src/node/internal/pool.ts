@@ -3,13 +3,15 @@
  * link. An actor id always maps to the same node (a hash of the id), so spawn, lookup and
  * get-or-spawn by id agree without asking every node.
  *
- * Why node's own worker_threads and child_process rather than effect/workers: measured on this
- * project's 2-core machine, effect/workers' Worker (which forks a fiber per received message and runs
- * an Effect per send) capped the pipelined worker benchmark at ~430k calls/s, below the 1.5x-raw-
- * postMessage bar, and smaller batches got slower still; its child-process mode rides Node's IPC
- * channel, which moved 8-in-flight 64-byte messages at ~94k/s against ~132k/s for a plain pipe. So
- * the nodes are started with node's API and their lifecycle is wrapped in Effect here (acquireRelease:
- * a BYE, a grace period, then terminate or SIGKILL). Figures: docs/benchmarks.md.
+ * Why node's own worker_threads and child_process rather than effect/workers (measured during
+ * development on the project's 2-core VM, 64 calls in flight to a worker): with one batch per tick both
+ * transports reach ~430k calls/s, because the two threads take turns. Sending a batch every 16 frames
+ * lets them overlap, and that is where effect/workers falls behind: its Worker forks a fiber per
+ * received message and runs an Effect per send, so 16-frame batches dropped it to ~285k calls/s while
+ * node's own port rose to ~600k. Its child-process mode rides Node's IPC channel, which moved
+ * 8-in-flight 64-byte messages at ~94k/s against ~132k/s for a plain pipe. So nodes are started with
+ * node's API and their lifecycle is wrapped in Effect here (acquireRelease: BYE, a grace period, then
+ * terminate or SIGKILL). Benchmarks: docs/benchmarks.md; the decision: docs/architecture.md.
  */
 import { type Context, Effect, Exit, Layer, type Scope } from "effect"
 import { availableParallelism } from "node:os"
