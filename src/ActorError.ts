@@ -163,6 +163,27 @@ export class HostFailed extends Schema.TaggedClass<HostFailed>()("HostFailed", {
   message: Schema.String
 }) {}
 
+/**
+ * The TCP connection to a remote node dropped (or the server shut down) while the message was in
+ * flight: the message may or may not have been handled.
+ */
+export class Disconnected extends Schema.TaggedClass<Disconnected>()("Disconnected", {
+  node: Schema.String,
+  message: Schema.String
+}) {}
+
+/** A remote node could not be reached (connection refused, timed out, TLS failure). */
+export class Unreachable extends Schema.TaggedClass<Unreachable>()("Unreachable", {
+  node: Schema.String,
+  message: Schema.String
+}) {}
+
+/** The remote node refused this client: a missing or wrong secret, or a handshake that broke the rules. */
+export class Unauthorized extends Schema.TaggedClass<Unauthorized>()("Unauthorized", {
+  node: Schema.String,
+  message: Schema.String
+}) {}
+
 /** Every reason an ActorError can carry. */
 export const ActorErrorReason = Schema.Union([
   NotFound,
@@ -181,7 +202,10 @@ export const ActorErrorReason = Schema.Union([
   PeerDied,
   ProtocolError,
   VersionMismatch,
-  HostFailed
+  HostFailed,
+  Disconnected,
+  Unreachable,
+  Unauthorized
 ])
 
 /** @see ActorErrorReason */

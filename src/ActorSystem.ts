@@ -178,7 +178,11 @@ class SerializingEndpoint implements ActorRef.Endpoint {
   }
 }
 
-const makeUnsafe = (options: Options = {}): ActorSystem => {
+/**
+ * A new actor system, outside any scope (call `shutdown` to stop its actors). Most programs use the
+ * default system or `ActorSystem.layer()`; a server gives each client session a system of its own.
+ */
+export const makeUnsafe = (options: Options = {}): ActorSystem => {
   const cells = new Map<string, Cell>()
   const serializeMessages = options.serializeMessages === true
   const capacity = options.mailbox?.capacity ?? Mailbox.defaults.capacity

@@ -5,3 +5,6 @@
 export { Workers } from "./Workers.ts"
 export { Subprocess } from "./Subprocess.ts"
 export type { PoolBackend, PoolNode } from "./internal/pool.ts"
+export { Remote } from "./Remote.ts"
+export type { RemoteBackend, ClientTls, Options as RemoteOptions } from "./Remote.ts"
+export * as Server from "./Server.ts"

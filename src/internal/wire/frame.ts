@@ -39,8 +39,14 @@ export const SPAWN = 10
 export const LOOKUP = 11
 /** [STOP, reqId, actorId, incarnation, kill] */
 export const STOP = 12
-/** [BYE] — the sender closes the link normally (a backend shutting down, a client leaving). */
+/** [BYE, reason] — the sender closes the link normally (a backend shutting down, a client leaving). */
 export const BYE = 13
+/**
+ * [AUTH, step, ...] — TCP authentication, before HELLO and before anything else is accepted:
+ * 1 (server) [AUTH, 1, serverNonce, required]; 2 (client) [AUTH, 2, clientNonce, mac, session];
+ * 3 (server) [AUTH, 3, serverMac]. Macs are HMAC-SHA256 of both nonces under the shared secret.
+ */
+export const AUTH = 14
 
 /** Outcome tags of REPLY and END. */
 export const OK = 0
@@ -67,7 +73,8 @@ export const names: ReadonlyArray<string> = [
   "SPAWN",
   "LOOKUP",
   "STOP",
-  "BYE"
+  "BYE",
+  "AUTH"
 ]
 
 const isId = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 0 && u <= MAX_REQUEST_ID
@@ -124,7 +131,7 @@ export const check = (frame: unknown): string | undefined => {
         ? undefined
         : "malformed STOP"
     case BYE:
-      return f.length === 1 ? undefined : "malformed BYE"
+      return f.length === 2 && isString(f[1]) ? undefined : "malformed BYE"
     default:
       return `unknown frame type ${typeof f[0] === "number" ? f[0] : typeof f[0]}`
   }

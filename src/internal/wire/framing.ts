@@ -30,6 +30,13 @@ export class FrameReader {
     this.maxFrame = maxFrame
   }
 
+  /** The same reader (and what it has buffered) with another limit. */
+  withLimit(maxFrame: number): FrameReader {
+    const next = new FrameReader(maxFrame)
+    next.pending = this.pending
+    return next
+  }
+
   /** Bytes buffered while waiting for the rest of a batch. */
   get buffered(): number {
     return this.pending?.length ?? 0

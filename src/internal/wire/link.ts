@@ -50,7 +50,14 @@ export interface LinkOptions {
    * (one batch per tick). Transports between CPUs set a limit so that both sides work in parallel.
    */
   readonly batchLimit?: number | undefined
+  /**
+   * The error for requests in flight when the peer goes away (says BYE): PeerDied for a worker or
+   * child, Disconnected for a TCP peer.
+   */
+  readonly lost?: ((node: string, message: string) => ActorError.ActorError) | undefined
 }
+
+const peerDied = (node: string, message: string) => ActorError.make(new ActorError.PeerDied({ node, message }))
 
 /** Elements a stream may send before the caller grants more. */
 const STREAM_WINDOW = 256
@@ -117,6 +124,11 @@ export class Link {
   private readonly runFork: <A, E>(effect: Effect.Effect<A, E, never>) => Fiber.Fiber<A, E>
   private readonly flushTask = () => this.flush()
   private readonly batchLimit: number
+
+  /** The error for requests in flight when the peer goes away. */
+  lost(message: string): ActorError.ActorError {
+    return (this.options.lost ?? peerDied)(this.peer, message)
+  }
 
   constructor(transport: Transport, options: LinkOptions) {
     this.transport = transport
@@ -296,12 +308,7 @@ export class Link {
         return this.peerFailed(f[1])
       case F.BYE:
         return this.fail(
-          ActorError.make(
-            new ActorError.PeerDied({
-              node: this.peer,
-              message: `${this.peer} closed the link with requests in flight; their outcome is unknown`
-            })
-          )
+          this.lost(`${this.peer} closed the link (${f[1]}) with requests in flight; their outcome is unknown`)
         )
       case F.HELLO:
         return this.protocolError("a second HELLO")
@@ -335,10 +342,13 @@ export class Link {
     this.fail(error)
   }
 
-  /** Closes the link normally, telling the peer first (it then releases what it held for us). */
-  bye(error: ActorError.ActorError): void {
+  /**
+   * Closes the link normally, telling the peer why first (it then releases what it held for us).
+   * Requests in flight here fail with `error`.
+   */
+  bye(reason: string, error: ActorError.ActorError): void {
     if (this.status === "closed") return
-    this.outbox.push([F.BYE])
+    this.outbox.push([F.BYE, reason])
     this.flush()
     this.fail(error)
   }

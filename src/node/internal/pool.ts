@@ -13,14 +13,13 @@
  * node's API and their lifecycle is wrapped in Effect here (acquireRelease: BYE, a grace period, then
  * terminate or SIGKILL). Benchmarks: docs/benchmarks.md; the decision: docs/architecture.md.
  */
-import { type Context, Effect, Exit, Layer, type Scope } from "effect"
+import { type Context, Effect, Layer, type Scope } from "effect"
 import { availableParallelism } from "node:os"
 import * as ActorError from "../../ActorError.ts"
-import type { ActorRef } from "../../ActorRef.ts"
 import { ActorSystem } from "../../ActorSystem.ts"
-import type { Backend, SpawnOptions } from "../../Backend.ts"
+import type { Backend } from "../../Backend.ts"
 import { Link } from "../../internal/wire/link.ts"
-import type { Protocol } from "../../Protocol.ts"
+import { hash, overLinks } from "./backend.ts"
 
 /** A node of a pool, as diagnostics and fault tests see it. */
 export interface PoolNode {
@@ -66,15 +65,6 @@ export interface PoolOptions {
   readonly start: (index: number, nodeId: string) => NodeHandle
   /** Wire version to announce (tests only). */
   readonly version?: number | undefined
-}
-
-const hash = (id: string): number => {
-  let h = 2166136261
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i)
-    h = Math.imul(h, 16777619)
-  }
-  return h >>> 0
 }
 
 let poolCounter = 0
@@ -136,7 +126,7 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
         Effect.callback<void>((resume) => {
           if (handle.exited) return resume(Effect.void)
           handle.onExit(() => resume(Effect.void))
-          link.bye(peerDied(link, "its backend was closed"))
+          link.bye("the backend is closing", peerDied(link, "its backend was closed"))
           const timer = setTimeout(handle.kill, options.stopTimeout)
           return Effect.sync(() => clearTimeout(timer))
         })
@@ -168,28 +158,8 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
 
     const memberFor = (id: string): Member => members[hash(id) % members.length]!
 
-    const spawnOn = <P extends Protocol.Any>(
-      protocol: P,
-      spawnOptions: SpawnOptions,
-      getOrSpawn: boolean
-    ): Effect.Effect<ActorRef<P>, ActorError.ActorError> =>
-      Effect.suspend(() => {
-        const { link } = memberFor(spawnOptions.id)
-        if (link.status === "open" && !link.peerKinds.includes(protocol.name)) {
-          return Exit.fail(ActorError.make(new ActorError.UnknownProtocol({ protocol: protocol.name })))
-        }
-        return link.spawn(protocol, spawnOptions.id, spawnOptions.mailbox, getOrSpawn) as Effect.Effect<
-          ActorRef<P>,
-          ActorError.ActorError
-        >
-      })
-
     const backend: PoolBackend = {
-      name: options.label,
-      spawn: (protocol, spawnOptions) => spawnOn(protocol, spawnOptions, false),
-      getOrSpawn: (protocol, spawnOptions) => spawnOn(protocol, spawnOptions, true),
-      lookup: (protocol, id) =>
-        Effect.suspend(() => memberFor(id).link.lookup(protocol, id) as Effect.Effect<any, ActorError.ActorError>),
+      ...overLinks(options.label, (id) => memberFor(id).link),
       nodes: Effect.sync(() =>
         members.map(({ link, handle }): PoolNode => ({
           id: link.peer,

@@ -1,0 +1,169 @@
+/**
+ * Remote: the TCP backend. Actors spawned with `backend: Remote` run on a `troupe serve` host (or any
+ * program running `Server.serve`), reached over one authenticated connection that carries the wire's
+ * length-prefixed CBOR batches. Same ActorRef; a dropped connection fails what is in flight with
+ * Disconnected.
+ */
+import { Context, Effect, Exit, Layer, type Redacted, type Scope } from "effect"
+import * as Redact from "effect/Redacted"
+import * as net from "node:net"
+import * as tls from "node:tls"
+import * as ActorError from "../ActorError.ts"
+import { ActorSystem } from "../ActorSystem.ts"
+import type { Backend } from "../Backend.ts"
+import { DEFAULT_MAX_FRAME } from "../internal/wire/framing.ts"
+import { Link } from "../internal/wire/link.ts"
+import { overLinks } from "./internal/backend.ts"
+import { ClientAuth, FramedSocket, newSession, PRE_AUTH_MAX_FRAME } from "./internal/tcp.ts"
+
+/** TLS options of a client: `true` for the system's CAs, or the details. */
+export type ClientTls =
+  | boolean
+  | {
+      /** CA certificate(s) to trust (e.g. the server's self-signed certificate). */
+      readonly ca?: string | Uint8Array | ReadonlyArray<string | Uint8Array> | undefined
+      /** Name to check the server certificate against. Default: `host`. */
+      readonly servername?: string | undefined
+      /** Default true. Turning it off accepts any certificate: for tests only. */
+      readonly rejectUnauthorized?: boolean | undefined
+    }
+
+/** Options of the TCP backend. */
+export interface Options {
+  readonly host: string
+  readonly port: number
+  /** The server's shared secret, if it has one. */
+  readonly secret?: Redacted.Redacted<string> | undefined
+  readonly tls?: ClientTls | undefined
+  /** Time to connect, authenticate and say HELLO, in ms. Default 10 000. */
+  readonly connectTimeout?: number | undefined
+  /** Largest batch accepted from the server, in bytes. Default 64 MiB. */
+  readonly maxFrame?: number | undefined
+}
+
+/** The TCP backend, with its connection. */
+export interface RemoteBackend extends Backend {
+  /** The server's node id. */
+  readonly node: string
+  /** Drops the connection abruptly (no BYE), as a network failure would: for fault tests. */
+  readonly drop: Effect.Effect<void>
+}
+
+const unreachable = (node: string, message: string) => ActorError.make(new ActorError.Unreachable({ node, message }))
+
+const disconnected = (node: string, message: string) => ActorError.make(new ActorError.Disconnected({ node, message }))
+
+/** Connects, authenticates and says HELLO; the link is closed with the scope. */
+const connect = (
+  options: Options
+): Effect.Effect<{ link: Link; framed: FramedSocket }, ActorError.ActorError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const node = `${options.host}:${options.port}`
+    const system = yield* ActorSystem
+    const context = yield* Effect.context<never>()
+    const secret = options.secret === undefined ? undefined : Buffer.from(Redact.value(options.secret), "utf8")
+    const connectTimeout = options.connectTimeout ?? 10_000
+    const session = newSession()
+
+    const open = Effect.callback<{ link: Link; framed: FramedSocket }, ActorError.ActorError>((resume) => {
+      let settled = false
+      const settle = (exit: Exit.Exit<{ link: Link; framed: FramedSocket }, ActorError.ActorError>) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        if (Exit.isFailure(exit)) socket.destroy()
+        resume(exit)
+      }
+      const tlsOptions = options.tls
+      const socket =
+        tlsOptions === undefined || tlsOptions === false
+          ? net.connect({ host: options.host, port: options.port })
+          : tls.connect({
+              host: options.host,
+              port: options.port,
+              ...(tlsOptions === true ? {} : tlsOptions.ca !== undefined ? { ca: tlsOptions.ca as any } : {}),
+              ...(tlsOptions !== true && tlsOptions.servername !== undefined
+                ? { servername: tlsOptions.servername }
+                : {}),
+              ...(tlsOptions !== true && tlsOptions.rejectUnauthorized === false ? { rejectUnauthorized: false } : {})
+            })
+      const timer = setTimeout(
+        () => settle(Exit.fail(unreachable(node, `no connection and handshake within ${connectTimeout} ms`))),
+        connectTimeout
+      )
+      socket.once("error", (e) => settle(Exit.fail(unreachable(node, e.message))))
+      socket.once(tlsOptions === undefined || tlsOptions === false ? "connect" : "secureConnect", () => {
+        const framed = new FramedSocket(socket, PRE_AUTH_MAX_FRAME)
+        const auth = new ClientAuth(secret, session, node)
+        framed.onClose((why) => settle(Exit.fail(unreachable(node, `the server closed the connection: ${why}`))))
+        let step = 1
+        framed.listen((bytes) => {
+          if (step === 1) {
+            step = 2
+            const answer = auth.answer(bytes)
+            if (answer instanceof Uint8Array) return framed.write(answer)
+            return settle(Exit.fail(answer))
+          }
+          const refused = auth.verify(bytes)
+          if (refused !== undefined) return settle(Exit.fail(refused))
+          framed.setMaxFrame(options.maxFrame ?? DEFAULT_MAX_FRAME)
+          const link = new Link(
+            { write: (b) => framed.write(b), close: () => framed.end() },
+            {
+              nodeId: `client-${session.slice(0, 8)}`,
+              peerLabel: node,
+              host: { system, behaviours: new Map(), context },
+              lost: disconnected
+            }
+          )
+          framed.listen(
+            (b) => link.receive(b),
+            (why) => link.fail(ActorError.make(new ActorError.ProtocolError({ node, message: why })))
+          )
+          framed.onClose((why) =>
+            link.fail(
+              disconnected(
+                link.peer,
+                `the connection to ${node} was lost (${why}) with requests in flight; their outcome is unknown`
+              )
+            )
+          )
+          link.start()
+          Effect.runFork(link.whenOpen).addObserver((exit) =>
+            settle(
+              Exit.isSuccess(exit) ? Exit.succeed({ link, framed }) : (exit as Exit.Exit<never, ActorError.ActorError>)
+            )
+          )
+        })
+      })
+      return Effect.sync(() => settle(Exit.fail(unreachable(node, "interrupted"))))
+    })
+
+    return yield* Effect.acquireRelease(open, ({ link }) =>
+      Effect.sync(() => link.bye("the client is leaving", disconnected(link.peer, "the client closed the connection")))
+    )
+  })
+
+/**
+ * The TCP backend's service key.
+ *
+ * @example
+ * ```ts
+ * const calc = yield* Actor.spawn(Calculator, { id: "calc", backend: Remote })
+ * // provided by
+ * Remote.layer({ host: "127.0.0.1", port: 29000, secret: Redacted.make(process.env.TROUPE_SECRET!) })
+ * ```
+ */
+export class Remote extends Context.Service<Remote, RemoteBackend>()("troupe/node/Remote") {
+  /** One authenticated connection to a remote node; closing the Layer's scope closes it. */
+  static layer(options: Options): Layer.Layer<Remote, ActorError.ActorError> {
+    return Layer.effect(
+      Remote,
+      Effect.map(connect(options), ({ link, framed }) => ({
+        ...overLinks("remote", () => link),
+        node: link.peer,
+        drop: Effect.sync(() => framed.destroy("dropped"))
+      }))
+    )
+  }
+}
