@@ -1,7 +1,12 @@
 /**
- * Runs the benchmarks: every `bench/*.bench.ts` file in a process of its own (a fresh isolate, with
- * `--expose-gc`, `troupe` resolved to src/ through the "@troupe/source" condition), one file at a time
- * so that they do not compete for cores.
+ * Runs the benchmarks: first `npm run build`, then every `bench/*.bench.ts` file in a process of its own
+ * (a fresh isolate, with `--expose-gc`), one file at a time so that they do not compete for cores.
+ *
+ * The files run without the "@troupe/source" condition, so `troupe` and `troupe/node` resolve to the
+ * freshly built dist/, as they do for users. That matters for the wire benchmarks: Troupe's worker and
+ * child entry points are always the compiled JS in dist/, so a parent running src/ would talk to nodes
+ * running dist/, two copies of the library in one measurement. Each file's header prints the commit
+ * and whether src/ had uncommitted changes (dist/ was built from that working tree).
  *
  *   npm run bench                    every file unpinned, then pinned to one CPU (`taskset -c 0`) if available
  *   npm run bench -- --pin           pinned only              npm run bench -- --unpinned   unpinned only
@@ -18,7 +23,7 @@
  * Each file prints its own tables and PASS/FAIL lines; this runner repeats the PASS/FAIL lines at the end.
  */
 import { spawn, spawnSync } from "node:child_process"
-import { readdirSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -73,12 +78,36 @@ interface Outcome {
   readonly code: number | string
   readonly ms: number
   readonly bars: ReadonlyArray<string>
+  /** CPU time that other processes used while the file ran, in seconds (Linux only). */
+  readonly foreignCpuS: number | undefined
 }
+
+/**
+ * CPU time (clock ticks) spent by the whole machine, and by this runner's reaped descendants (the bench
+ * process and, through it, its children): the difference over a file's run is what other processes used
+ * meanwhile, the load that makes a run's figures suspect.
+ */
+const cpuTicks = (): { readonly machine: number; readonly ours: number } | undefined => {
+  try {
+    const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number)
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
+    const machine = cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!
+    const self = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ")
+    // fields 14-17 of /proc/<pid>/stat (utime stime cutime cstime) are 11-14 after the comm field
+    const ours = Number(self[11]) + Number(self[12]) + Number(self[13]) + Number(self[14])
+    return { machine, ours }
+  } catch {
+    return undefined
+  }
+}
+const ticksPerSecond = 100
 
 const runOne = (file: string, mode: "unpinned" | "pinned"): Promise<Outcome> =>
   new Promise((done) => {
     const started = Date.now()
-    const nodeArgs = ["--expose-gc", "--conditions=@troupe/source", ...(useTsx ? ["--import", "tsx"] : []), file]
+    const ticks0 = cpuTicks()
+    // no "@troupe/source" condition: troupe resolves to dist/ here and in every worker and child
+    const nodeArgs = ["--expose-gc", ...(useTsx ? ["--import", "tsx"] : []), file]
     const [cmd, argv] =
       mode === "pinned" ? ["taskset", ["-c", "0", process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs]
     const child = spawn(cmd, argv, {
@@ -95,9 +124,28 @@ const runOne = (file: string, mode: "unpinned" | "pinned"): Promise<Outcome> =>
     child.on("close", (code, signal) => {
       clearTimeout(timer)
       const bars = out.split("\n").filter((l) => l.startsWith("PASS ") || l.startsWith("FAIL "))
-      done({ file, mode, code: code ?? signal ?? "?", ms: Date.now() - started, bars })
+      const ticks1 = cpuTicks()
+      const foreignCpuS =
+        ticks0 === undefined || ticks1 === undefined
+          ? undefined
+          : Math.max(0, ticks1.machine - ticks0.machine - (ticks1.ours - ticks0.ours)) / ticksPerSecond
+      const ms = Date.now() - started
+      if (foreignCpuS !== undefined) {
+        console.log(
+          `other processes used ${foreignCpuS.toFixed(1)} CPU-s while this file ran (${((foreignCpuS * 100_000) / ms).toFixed(0)}% of one CPU)`
+        )
+      }
+      done({ file, mode, code: code ?? signal ?? "?", ms, bars, foreignCpuS })
     })
   })
+
+// dist/ must match the working tree: every file (and every worker and child it starts) runs it
+console.log("building dist/ (npm run build) ...")
+const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" })
+if (build.status !== 0) {
+  console.error(`npm run build failed (${build.status ?? build.signal}): not running benchmarks against a stale dist/`)
+  process.exit(1)
+}
 
 const outcomes: Array<Outcome> = []
 for (const mode of modes) {
@@ -107,7 +155,10 @@ for (const mode of modes) {
 
 console.log("\n##### summary #####")
 for (const o of outcomes) {
-  console.log(`${o.code === 0 ? "ok  " : "FAILED"} ${o.file} [${o.mode}] exit ${o.code}, ${(o.ms / 1000).toFixed(1)} s`)
+  const foreign = o.foreignCpuS === undefined ? "" : `, other processes ${o.foreignCpuS.toFixed(1)} CPU-s`
+  console.log(
+    `${o.code === 0 ? "ok  " : "FAILED"} ${o.file} [${o.mode}] exit ${o.code}, ${(o.ms / 1000).toFixed(1)} s${foreign}`
+  )
   for (const b of o.bars) console.log(`       ${b}`)
 }
 process.exitCode = outcomes.every((o) => o.code === 0) ? 0 : 1

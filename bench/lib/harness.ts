@@ -169,6 +169,137 @@ export const measure = async (name: string, run: Workload, options: MeasureOptio
   return result
 }
 
+export interface InterleavedOptions {
+  /** Rounds; in each, every system runs one timed block. Default 7 (BENCH_ROUNDS overrides). */
+  readonly rounds?: number
+  /** Aim for each block to last about this long, in ms. Default 100. */
+  readonly blockMs?: number
+  /** The operation count is rounded up to a multiple of this (e.g. 64 for 64 callers). Default 1. */
+  readonly multipleOf?: number
+  /** First calibration size. Default 64. */
+  readonly startOps?: number
+  /** Upper bound on operations per block. Default 5,000,000. */
+  readonly maxOps?: number
+  /** Time every operation (the workload gets a Recorder) and report p50/p99. Default false. */
+  readonly latency?: boolean
+  /**
+   * A full GC before every block. Default false: right after a full GC, Effect code (the fiber runtime)
+   * runs 30-40% slower for some tens of ms, so a GC before every short block penalizes the Effect-based
+   * systems against the Promise-based ones by more than it steadies the heap (docs/benchmarks.md).
+   */
+  readonly gcBefore?: boolean
+}
+
+/**
+ * Times several systems under the same conditions by interleaving them: after calibrating each to a
+ * block of about `blockMs`, every round runs one block of each system, in an order rotated by one each
+ * round, so that every system samples the same stretch of machine state (on the 2-vCPU VM of
+ * docs/benchmarks.md, a round trip between threads costs three times more while the scheduler keeps
+ * them on different vCPUs, and it moves them every second or so). The rate is the median block's; with
+ * `latency`, p50/p99 are over every timed call of every block.
+ */
+export const measureInterleaved = async (
+  systems: ReadonlyArray<readonly [string, Workload]>,
+  options: InterleavedOptions = {}
+): Promise<Array<Result>> => {
+  const rounds = envNumber("BENCH_ROUNDS") ?? options.rounds ?? 7
+  const blockMs = options.blockMs ?? 100
+  const multipleOf = options.multipleOf ?? 1
+  const maxOps = options.maxOps ?? 5_000_000
+  const sizes: Array<number> = []
+  for (const [, run] of systems) {
+    let n = roundUp(options.startOps ?? 64, multipleOf)
+    let ms = await timeOnce(run, n)
+    while (ms < blockMs / 4 && n < maxOps) {
+      n = roundUp(Math.min(maxOps, n * 2), multipleOf)
+      ms = await timeOnce(run, n)
+    }
+    for (let attempt = 0; attempt < 3; attempt++) {
+      n = roundUp(Math.min(maxOps, (n * blockMs) / Math.max(ms, 1e-3)), multipleOf)
+      ms = await timeOnce(run, n)
+      if ((ms >= blockMs / 2 && ms <= blockMs * 2) || n >= maxOps) break
+    }
+    sizes.push(n)
+  }
+  const blocks: Array<Array<number>> = systems.map(() => [])
+  const recorders = systems.map((_, i) => (options.latency === true ? new Recorder(sizes[i]! * rounds) : undefined))
+  // one untimed round after a full GC: right after one, Effect code runs 30-40% slower for some tens
+  // of ms (docs/benchmarks.md), which would fall on whichever system comes first
+  gc()
+  for (let i = 0; i < systems.length; i++) await timeOnce(systems[i]![1], sizes[i]!)
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < systems.length; k++) {
+      const i = (k + r) % systems.length
+      if (options.gcBefore === true) gc()
+      blocks[i]!.push(await timeOnce(systems[i]![1], sizes[i]!, recorders[i]))
+    }
+  }
+  return systems.map(([name], i) => {
+    const runsMs = blocks[i]!
+    const n = sizes[i]!
+    const medianMs = median(runsMs)
+    const sorted = recorders[i]?.sorted()
+    const result: Result = {
+      name,
+      ops: n,
+      runsMs,
+      medianMs,
+      perSec: (n / medianMs) * 1000,
+      minPerSec: (n / Math.max(...runsMs)) * 1000,
+      maxPerSec: (n / Math.min(...runsMs)) * 1000,
+      p50Us: sorted === undefined ? undefined : percentile(sorted, 50) * 1000,
+      p99Us: sorted === undefined ? undefined : percentile(sorted, 99) * 1000
+    }
+    record(result)
+    return result
+  })
+}
+
+/** Per-call latency of single calls made to an idle peer. */
+export interface IdleLatency {
+  readonly name: string
+  readonly pauseMs: number
+  readonly samples: number
+  readonly p50Us: number
+  readonly p99Us: number
+}
+
+/**
+ * Latency of a call to an idle peer. Each sample is: one untimed call, `pauseMs` of sleep in which
+ * caller and peer have nothing to do, then one timed call (`run(1, recorder)`), so the peer has been
+ * idle for exactly the pause, with its code warm from the call just before. Systems are interleaved as
+ * in `measureInterleaved` (one sample of each per round, order rotated).
+ */
+export const measureAfterIdle = async (
+  systems: ReadonlyArray<readonly [string, Workload]>,
+  options: { readonly samples?: number; readonly pauseMs?: number } = {}
+): Promise<Array<IdleLatency>> => {
+  const samples = options.samples ?? 150
+  const pauseMs = options.pauseMs ?? 5
+  const recorders = systems.map(() => new Recorder(samples))
+  gc()
+  for (let r = 0; r < samples; r++) {
+    for (let k = 0; k < systems.length; k++) {
+      const i = (k + r) % systems.length
+      await systems[i]![1](1)
+      await new Promise((resolve) => setTimeout(resolve, pauseMs))
+      await systems[i]![1](1, recorders[i])
+    }
+  }
+  return systems.map(([name], i) => {
+    const sorted = recorders[i]!.sorted()
+    const result: IdleLatency = {
+      name,
+      pauseMs,
+      samples,
+      p50Us: percentile(sorted, 50) * 1000,
+      p99Us: percentile(sorted, 99) * 1000
+    }
+    recordExtra({ idle: result })
+    return result
+  })
+}
+
 /**
  * Runs every workload a few times at a small size before anything is measured. Rows share code (the
  * Effect runtime, Promise machinery), and V8 specializes shared code for whatever ran first; warming
@@ -266,7 +397,7 @@ export const formatRate = (x: number): string =>
 export const formatRatio = (x: number): string =>
   !Number.isFinite(x) ? "–" : `${x >= 10 ? x.toFixed(1) : x.toFixed(2)}×`
 
-const formatUs = (x: number | undefined): string =>
+export const formatUs = (x: number | undefined): string =>
   x === undefined || !Number.isFinite(x) ? "" : x >= 100 ? x.toFixed(0) : x.toFixed(2)
 
 /** Prints rows as an aligned table. */
