@@ -184,6 +184,15 @@ export class Unauthorized extends Schema.TaggedClass<Unauthorized>()("Unauthoriz
   message: Schema.String
 }) {}
 
+/** The channel's inbox is closed, or never existed on that node. */
+export class ChannelClosed extends Schema.TaggedClass<ChannelClosed>()("ChannelClosed", {
+  channel: Schema.String
+}) {
+  get message(): string {
+    return `the inbox of channel ${this.channel} is closed (or unknown)`
+  }
+}
+
 /** Every reason an ActorError can carry. */
 export const ActorErrorReason = Schema.Union([
   NotFound,
@@ -205,7 +214,8 @@ export const ActorErrorReason = Schema.Union([
   HostFailed,
   Disconnected,
   Unreachable,
-  Unauthorized
+  Unauthorized,
+  ChannelClosed
 ])
 
 /** @see ActorErrorReason */

@@ -12,11 +12,19 @@ import type { Backend, SpawnOptions } from "./Backend.ts"
 import * as Behaviour from "./Behaviour.ts"
 import { Cell, Envelope, Admitted, WaitingForRoom, Full } from "./internal/cell.ts"
 import * as codec from "./internal/codec.ts"
+import { randomId } from "./internal/id.ts"
+import { Router } from "./internal/router.ts"
+import * as Subjects from "./internal/subjects.ts"
 import * as Mailbox from "./Mailbox.ts"
 import type { Method, Protocol } from "./Protocol.ts"
 
 /** Options of an actor system. */
 export interface Options {
+  /**
+   * This node's id on the wire. Default: "n-" and random characters. Nodes started by a backend get
+   * their parent's id and a suffix ("n-3f9a/worker-1.0"), which is how frames find their way.
+   */
+  readonly nodeId?: string | undefined
   /** Send every local message through Schema encode, CBOR and decode, as a wire would. Default false. */
   readonly serializeMessages?: boolean | undefined
   /** Mailbox defaults for actors spawned without mailbox options. */
@@ -25,6 +33,10 @@ export interface Options {
 
 /** The node's actor system: the in-process backend. */
 export interface ActorSystem extends Backend {
+  /** This node's id on the wire. */
+  readonly nodeId: string
+  /** @internal moves channel messages and topic publications between this node and its links */
+  readonly router: Router
   readonly serializeMessages: boolean
   /** Spawns an actor from a behaviour (the in-process backend's own spawn, with the behaviour given). */
   spawnFrom<P extends Protocol.Any>(
@@ -183,6 +195,8 @@ class SerializingEndpoint implements ActorRef.Endpoint {
  * default system or `ActorSystem.layer()`; a server gives each client session a system of its own.
  */
 export const makeUnsafe = (options: Options = {}): ActorSystem => {
+  const nodeId = options.nodeId ?? `n-${randomId(8)}`
+  const router = new Router(nodeId, Subjects.lookup)
   const cells = new Map<string, Cell>()
   const serializeMessages = options.serializeMessages === true
   const capacity = options.mailbox?.capacity ?? Mailbox.defaults.capacity
@@ -244,6 +258,8 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
 
   const system: ActorSystem = {
     name: "local",
+    nodeId,
+    router,
     serializeMessages,
     spawnFrom: (protocol, behaviour, spawnOptions) =>
       Effect.suspend(() => {
@@ -307,8 +323,18 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
  * for an isolated one (tests, or to stop every actor when a scope closes).
  */
 export const ActorSystem: Context.Reference<ActorSystem> = Context.Reference<ActorSystem>("troupe/ActorSystem", {
-  defaultValue: () => makeUnsafe()
+  defaultValue: () => makeUnsafe(defaultOptions)
 })
+
+let defaultOptions: Options = {}
+
+/**
+ * @internal Sets the options of the process-wide system before anything uses it (a worker's or
+ * child's entry point gives it the node id its parent chose).
+ */
+export const configureDefault = (options: Options): void => {
+  defaultOptions = options
+}
 
 /**
  * An isolated actor system; its actors are stopped when the Layer is released.

@@ -56,6 +56,14 @@ const issueMessage = (exit: Exit.Exit<unknown, Schema.SchemaError>): string => {
   return "unknown codec failure"
 }
 
+/** Schema-encodes a value with any Schema (channels and topics). */
+export const encodeWith = (schema: Schema.Top, value: unknown): Exit.Exit<unknown, Schema.SchemaError> =>
+  codecOf(schema).encode(value)
+
+/** Schema-decodes (validates) a value with any Schema (channels and topics). */
+export const decodeWith = (schema: Schema.Top, value: unknown): Exit.Exit<unknown, Schema.SchemaError> =>
+  codecOf(schema).decode(value)
+
 /** Schema-encodes one part of a message. */
 export const encode = (
   actorId: string,

@@ -110,7 +110,6 @@ const connect = (
           const link = new Link(
             { write: (b) => framed.write(b), close: () => framed.end() },
             {
-              nodeId: `client-${session.slice(0, 8)}`,
               peerLabel: node,
               host: { system, behaviours: new Map(), context },
               lost: disconnected

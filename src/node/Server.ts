@@ -11,6 +11,7 @@ import * as tls from "node:tls"
 import * as ActorError from "../ActorError.ts"
 import { ActorSystem, makeUnsafe as makeSystem } from "../ActorSystem.ts"
 import { DEFAULT_MAX_FRAME } from "../internal/wire/framing.ts"
+import { randomId } from "../internal/id.ts"
 import { Link } from "../internal/wire/link.ts"
 import { hostHref } from "./internal/entry.ts"
 import { loadHost } from "./internal/host.ts"
@@ -91,6 +92,7 @@ export const serve = (options: ServeOptions): Effect.Effect<RemoteServer, ActorE
         )
       )
     }
+    const serverNode = `srv-${randomId(8)}`
     const href = hostHref(options.module)
     const loaded = yield* loadHost(href).pipe(
       Effect.mapError((message) => ActorError.make(new ActorError.HostFailed({ node, message })))
@@ -117,7 +119,12 @@ export const serve = (options: ServeOptions): Effect.Effect<RemoteServer, ActorE
     const sessionFor = (id: string): Session => {
       let session = sessions.get(id)
       if (session === undefined) {
-        session = { system: makeSystem(), links: new Set(), expiry: undefined }
+        // each session is a node of its own: its actors, channels and topics are its client's alone
+        session = {
+          system: makeSystem({ nodeId: `${serverNode}/s-${id.slice(0, 12)}` }),
+          links: new Set(),
+          expiry: undefined
+        }
         sessions.set(id, session)
       }
       if (session.expiry !== undefined) clearTimeout(session.expiry)
@@ -149,7 +156,6 @@ export const serve = (options: ServeOptions): Effect.Effect<RemoteServer, ActorE
         const current = new Link(
           { write: (b) => framed.write(b), close: () => framed.end() },
           {
-            nodeId: node,
             peerLabel: peer,
             host: {
               system: session.system,

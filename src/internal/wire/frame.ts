@@ -48,6 +48,28 @@ export const BYE = 13
  */
 export const AUTH = 14
 
+// Routed frames: [type, dst node, src node, ...], forwarded hop by hop towards dst.
+/** [CH_OPEN, dst, src, openId, inboxId, channel] — a sender node opens a session with an inbox. */
+export const CH_OPEN = 15
+/** [CH_OPENED, dst, src, openId, ok, credit | ActorError] */
+export const CH_OPENED = 16
+/** [CH_MSG, dst, src, inboxId, message] — one channel message, sent with one unit of credit. */
+export const CH_MSG = 17
+/** [CH_ACK, dst, src, inboxId, n] — the receiver took n messages: n more credit. */
+export const CH_ACK = 18
+/** [CH_CLOSED, dst, src, inboxId] — the inbox closed (or is unknown): the session ends. */
+export const CH_CLOSED = 19
+
+// Topic frames, between neighbours.
+/** [T_SUB, topic] — the sender wants publications of this topic. */
+export const T_SUB = 20
+/** [T_UNSUB, topic] */
+export const T_UNSUB = 21
+/** [T_PUB, topic, message] — one publication, sent with one unit of credit. */
+export const T_PUB = 22
+/** [T_ACK, topic, n] — n publications handled: n more credit. */
+export const T_ACK = 23
+
 /** Outcome tags of REPLY and END. */
 export const OK = 0
 /** The value is the method's declared error, encoded with its error Schema. */
@@ -74,7 +96,16 @@ export const names: ReadonlyArray<string> = [
   "LOOKUP",
   "STOP",
   "BYE",
-  "AUTH"
+  "AUTH",
+  "CH_OPEN",
+  "CH_OPENED",
+  "CH_MSG",
+  "CH_ACK",
+  "CH_CLOSED",
+  "T_SUB",
+  "T_UNSUB",
+  "T_PUB",
+  "T_ACK"
 ]
 
 const isId = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 0 && u <= MAX_REQUEST_ID
@@ -132,6 +163,29 @@ export const check = (frame: unknown): string | undefined => {
         : "malformed STOP"
     case BYE:
       return f.length === 2 && isString(f[1]) ? undefined : "malformed BYE"
+    case CH_OPEN:
+      return f.length === 6 && isString(f[1]) && isString(f[2]) && isId(f[3]) && isString(f[4]) && isString(f[5])
+        ? undefined
+        : "malformed CH_OPEN"
+    case CH_OPENED:
+      return f.length === 6 && isString(f[1]) && isString(f[2]) && isId(f[3]) && typeof f[4] === "boolean"
+        ? undefined
+        : "malformed CH_OPENED"
+    case CH_MSG:
+      return f.length === 5 && isString(f[1]) && isString(f[2]) && isString(f[3]) ? undefined : "malformed CH_MSG"
+    case CH_ACK:
+      return f.length === 5 && isString(f[1]) && isString(f[2]) && isString(f[3]) && isId(f[4]) && f[4] > 0
+        ? undefined
+        : "malformed CH_ACK"
+    case CH_CLOSED:
+      return f.length === 4 && isString(f[1]) && isString(f[2]) && isString(f[3]) ? undefined : "malformed CH_CLOSED"
+    case T_SUB:
+    case T_UNSUB:
+      return f.length === 2 && isString(f[1]) ? undefined : `malformed ${names[f[0] as number]}`
+    case T_PUB:
+      return f.length === 3 && isString(f[1]) ? undefined : "malformed T_PUB"
+    case T_ACK:
+      return f.length === 3 && isString(f[1]) && isId(f[2]) && f[2] > 0 ? undefined : "malformed T_ACK"
     default:
       return `unknown frame type ${typeof f[0] === "number" ? f[0] : typeof f[0]}`
   }

@@ -36,8 +36,8 @@ export interface Host {
 }
 
 export interface LinkOptions {
-  /** This node's id, sent in the handshake. */
-  readonly nodeId: string
+  /** This node's id, sent in the handshake. Default: the host system's node id. */
+  readonly nodeId?: string | undefined
   /** How to name the peer until its handshake arrives ("worker-1"). */
   readonly peerLabel: string
   readonly host: Host
@@ -143,7 +143,13 @@ export class Link {
   /** Sends the handshake. */
   start(): void {
     const kinds = Array.from(this.options.host.behaviours.keys())
-    this.write([F.HELLO, F.MAGIC, this.options.version ?? F.VERSION, this.options.nodeId, kinds])
+    this.write([
+      F.HELLO,
+      F.MAGIC,
+      this.options.version ?? F.VERSION,
+      this.options.nodeId ?? this.options.host.system.nodeId,
+      kinds
+    ])
   }
 
   /** Completes once the peer's handshake has arrived, or fails with why the link closed. */
@@ -159,7 +165,9 @@ export class Link {
    */
   fail(error: ActorError.ActorError): void {
     if (this.status === "closed") return
+    const wasOpen = this.status === "open"
     this.status = "closed"
+    if (wasOpen) this.options.host.system.router.detach(this, error)
     this.closeError = error
     const exit = Exit.fail(error)
     for (const waiter of this.openWaiters) waiter(error)
@@ -191,6 +199,11 @@ export class Link {
   }
 
   // ---------------------------------------------------------------- batching
+
+  /** Queues a frame for the peer (the router's way out). */
+  send(frame: unknown): void {
+    this.write(frame)
+  }
 
   private write(frame: unknown): void {
     if (this.status === "closed") return
@@ -312,6 +325,16 @@ export class Link {
         )
       case F.HELLO:
         return this.protocolError("a second HELLO")
+      case F.CH_OPEN:
+      case F.CH_OPENED:
+      case F.CH_MSG:
+      case F.CH_ACK:
+      case F.CH_CLOSED:
+      case F.T_SUB:
+      case F.T_UNSUB:
+      case F.T_PUB:
+      case F.T_ACK:
+        return this.options.host.system.router.receive(this, f)
     }
   }
 
@@ -326,6 +349,7 @@ export class Link {
     this.peer = f[3]
     this.peerKinds = (f[4] as Array<unknown>).filter((k): k is string => typeof k === "string")
     this.status = "open"
+    this.options.host.system.router.attach(this)
     const waiters = this.openWaiters
     this.openWaiters = []
     for (const w of waiters) w(undefined)

@@ -5,7 +5,7 @@
  */
 import { Context, Deferred, Effect, Exit, Layer, type Scope } from "effect"
 import * as ActorError from "../../ActorError.ts"
-import { ActorSystem } from "../../ActorSystem.ts"
+import { ActorSystem, configureDefault } from "../../ActorSystem.ts"
 import * as Behaviour from "../../Behaviour.ts"
 import { Link, type Transport } from "../../internal/wire/link.ts"
 import { batchLimit } from "./pool.ts"
@@ -53,12 +53,12 @@ export const serveParent = (options: {
   readonly listen: (receive: (bytes: Uint8Array) => void, closed: (why: string) => void) => void
 }): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function* () {
+    configureDefault({ nodeId: options.nodeId })
     const system = yield* ActorSystem
     const loaded = yield* Effect.exit(loadHost(options.href))
     const context = Exit.isSuccess(loaded) ? loaded.value.context : Context.empty()
     const closed = Deferred.makeUnsafe<void>()
     const link = new Link(options.transport, {
-      nodeId: options.nodeId,
       peerLabel: "parent",
       host: {
         system,

@@ -97,13 +97,13 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
     const pool = ++poolCounter
 
     const startMember = (index: number): Effect.Effect<Member, ActorError.ActorError, Scope.Scope> => {
-      const nodeId = `${options.label}-${pool}.${index}`
+      // the node's id extends this node's: frames for it (and for what it hosts) route down this link
+      const nodeId = `${system.nodeId}/${options.label}-${pool}.${index}`
       const acquire = Effect.sync((): Member => {
         const handle = options.start(index, nodeId)
         const link = new Link(
           { write: handle.write, close: () => {} },
           {
-            nodeId: "parent",
             peerLabel: nodeId,
             host: { system, behaviours: new Map(), context },
             version: options.version,

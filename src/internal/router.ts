@@ -1,0 +1,658 @@
+/**
+ * The router of one node: it moves channel messages and topic publications between the node and its
+ * links. Node ids are hierarchical ("n-3f9a/worker-1.0"), so a frame for another node goes down the
+ * link whose peer id prefixes the destination, or up to the parent: worker to worker, child to remote
+ * host and back all work through the hub. Channels use credit per sender node (acks when the receiver
+ * takes a message); topics travel only to neighbours that asked for them, with credit per link.
+ */
+import { Cause, Effect, Exit, Queue, Stream, type Scope } from "effect"
+import { randomId } from "./id.ts"
+import * as ActorError from "../ActorError.ts"
+import type { Link } from "./wire/link.ts"
+import * as F from "./wire/frame.ts"
+import * as codec from "./codec.ts"
+import type { Schema } from "effect"
+
+/** A channel or topic as the router sees it: a name and the Schema of its messages. */
+export interface Subject {
+  readonly name: string
+  readonly schema: Schema.Top
+}
+
+/** Messages a remote sender node may have in flight to one inbox before the receiver acks. */
+export const CHANNEL_WINDOW = 128
+/** Publications a node may have in flight to one neighbour on one topic before it acks. */
+export const TOPIC_WINDOW = 256
+
+/** Where a channel's inbox lives. */
+export interface EndpointAddress {
+  readonly node: string
+  readonly id: string
+  readonly channel: string
+}
+
+/** A FIFO of suspended fibers waiting for credit (or room). */
+class Waiters {
+  private list: Array<(ok: boolean) => void> = []
+  get size(): number {
+    return this.list.length
+  }
+  /** Suspends until `wake(true)` (continue) or `wake(false)` (give up). */
+  wait(): Effect.Effect<boolean> {
+    return Effect.callback<boolean>((resume) => {
+      const cb = (ok: boolean) => resume(Exit.succeed(ok))
+      this.list.push(cb)
+      return Effect.sync(() => {
+        const i = this.list.indexOf(cb)
+        if (i >= 0) this.list.splice(i, 1)
+      })
+    })
+  }
+  wakeOne(ok = true): void {
+    this.list.shift()?.(ok)
+  }
+  wakeAll(ok: boolean): void {
+    for (const cb of this.list.splice(0)) cb(ok)
+  }
+}
+
+// ------------------------------------------------------------------ channels
+
+interface Item {
+  readonly value: unknown
+  /** The sender's node, or undefined for a local sender. */
+  readonly from: string | undefined
+}
+
+/** The receiving side of a channel on this node. */
+export class Inbox {
+  readonly id = randomId()
+  readonly subject: Subject
+  readonly queue: Queue.Queue<Item, Cause.Done | ActorError.ActorError>
+  /** Room left for local senders (remote senders are bounded by their credit instead). */
+  room: number
+  /** Local senders waiting for room, in order. */
+  readonly roomWaiters = new Waiters()
+  /** Messages taken per remote sender node, not yet acknowledged. */
+  private readonly unacked = new Map<string, number>()
+  /** Nodes that opened a sender session: told when the inbox closes. */
+  readonly senders = new Set<string>()
+  closed = false
+  private readonly router: Router
+
+  constructor(
+    router: Router,
+    subject: Subject,
+    queue: Queue.Queue<Item, Cause.Done | ActorError.ActorError>,
+    capacity: number
+  ) {
+    this.router = router
+    this.subject = subject
+    this.queue = queue
+    this.room = capacity
+  }
+
+  get address(): EndpointAddress {
+    return { node: this.router.nodeId, id: this.id, channel: this.subject.name }
+  }
+
+  /** Called for each message the receiver takes: frees room, or credit for its remote sender. */
+  taken(item: Item): void {
+    if (item.from === undefined) {
+      this.room++
+      return this.roomWaiters.wakeOne()
+    }
+    const n = (this.unacked.get(item.from) ?? 0) + 1
+    if (n >= CHANNEL_WINDOW / 2) {
+      this.unacked.delete(item.from)
+      this.router.sendRouted([F.CH_ACK, item.from, this.router.nodeId, this.id, n])
+    } else {
+      this.unacked.set(item.from, n)
+    }
+  }
+}
+
+/** This node's session with a remote inbox: the credit it has, and who waits for it. */
+class Sender {
+  status: "opening" | "open" | "closed" = "opening"
+  credit = 0
+  error: ActorError.ActorError | undefined = undefined
+  readonly waiters = new Waiters()
+  readonly address: EndpointAddress
+  /** The link the session's frames leave by (its failure ends the session). */
+  link: Link | undefined
+  constructor(address: EndpointAddress, link: Link | undefined) {
+    this.address = address
+    this.link = link
+  }
+}
+
+// ------------------------------------------------------------------ topics
+
+interface Subscriber {
+  readonly queue: Queue.Queue<unknown>
+}
+
+/** A topic as one node knows it. */
+class TopicState {
+  readonly subject: Subject
+  readonly subscribers = new Set<Subscriber>()
+  /** Neighbours that asked for this topic, with the credit this node has towards each. */
+  readonly interested = new Map<Link, { credit: number; readonly waiters: Waiters }>()
+  /** Neighbours this node asked for the topic. */
+  readonly advertised = new Set<Link>()
+  /** Inbound publications per neighbour, handled one at a time to keep each publisher's order. */
+  readonly inbound = new Map<Link, { readonly queue: Array<unknown>; running: boolean; acks: number }>()
+  constructor(subject: Subject) {
+    this.subject = subject
+  }
+}
+
+// ------------------------------------------------------------------ the router
+
+/** The router of one node (one ActorSystem). */
+export class Router {
+  readonly nodeId: string
+  private readonly links = new Set<Link>()
+  private readonly inboxes = new Map<string, Inbox>()
+  private readonly senders = new Map<string, Sender>()
+  private readonly pendingOpens = new Map<number, (exit: Exit.Exit<number, ActorError.ActorError>) => void>()
+  private nextOpen = 0
+  private readonly topics = new Map<string, TopicState>()
+  /** Subjects by name, as declared in this process (to decode what arrives for them). */
+  private readonly subjects: (name: string, kind: "channel" | "topic") => Subject | undefined
+
+  constructor(nodeId: string, subjects: (name: string, kind: "channel" | "topic") => Subject | undefined) {
+    this.nodeId = nodeId
+    this.subjects = subjects
+  }
+
+  /** What the router holds, for diagnostics and leak tests. */
+  stats(): {
+    readonly links: number
+    readonly inboxes: number
+    readonly senders: number
+    readonly topics: ReadonlyArray<{ readonly name: string; readonly subscribers: number; readonly interested: number }>
+  } {
+    return {
+      links: this.links.size,
+      inboxes: this.inboxes.size,
+      senders: this.senders.size,
+      topics: Array.from(this.topics.values(), (t) => ({
+        name: t.subject.name,
+        subscribers: t.subscribers.size,
+        interested: t.interested.size
+      }))
+    }
+  }
+
+  // ---------------------------------------------------------------- links and routes
+
+  /** A link to a neighbour has opened: it may now route and ask for topics. */
+  attach(link: Link): void {
+    this.links.add(link)
+    for (const topic of this.topics.values()) this.advertise(topic)
+  }
+
+  /** A link has closed: sessions through it fail, its topic interest goes. */
+  detach(link: Link, error: ActorError.ActorError): void {
+    if (!this.links.delete(link)) return
+    for (const [key, sender] of this.senders) {
+      if (sender.link === link) {
+        this.senders.delete(key)
+        this.closeSender(sender, error)
+      }
+    }
+    for (const topic of this.topics.values()) {
+      topic.advertised.delete(link)
+      topic.inbound.delete(link)
+      const interest = topic.interested.get(link)
+      if (interest !== undefined) {
+        topic.interested.delete(link)
+        interest.waiters.wakeAll(false)
+      }
+      this.advertise(topic)
+      this.forget(topic)
+    }
+  }
+
+  /** The link towards `node`: a neighbour whose id is `node` or an ancestor of it, else the parent. */
+  route(node: string): Link | undefined {
+    let best: Link | undefined
+    for (const link of this.links) {
+      const peer = link.peer
+      if (node === peer || node.startsWith(`${peer}/`)) {
+        if (best === undefined || peer.length > best.peer.length) best = link
+      }
+    }
+    if (best !== undefined) return best
+    for (const link of this.links) {
+      if (this.nodeId.startsWith(`${link.peer}/`)) return link
+    }
+    return undefined
+  }
+
+  /** Sends a routed frame ([type, dst, src, ...]) towards its destination, or handles it here. */
+  sendRouted(frame: Array<unknown>): void {
+    const dst = frame[1] as string
+    if (dst === this.nodeId) return this.receiveRouted(undefined, frame)
+    this.route(dst)?.send(frame)
+  }
+
+  /** A frame for the router arrived on `link`. */
+  receive(link: Link, frame: Array<any>): void {
+    switch (frame[0]) {
+      case F.CH_OPEN:
+      case F.CH_OPENED:
+      case F.CH_MSG:
+      case F.CH_ACK:
+      case F.CH_CLOSED: {
+        const dst: string = frame[1]
+        if (dst === this.nodeId) return this.receiveRouted(link, frame)
+        const next = this.route(dst)
+        if (next !== undefined && next !== link) return next.send(frame)
+        // no way on: tell the source, so that its session fails instead of waiting
+        if (frame[0] === F.CH_OPEN) {
+          return this.sendRouted([F.CH_OPENED, frame[2], this.nodeId, frame[3], false, unreachable(dst)])
+        }
+        if (frame[0] === F.CH_MSG) return this.sendRouted([F.CH_CLOSED, frame[2], dst, frame[3]])
+        return
+      }
+      case F.T_SUB:
+        return this.onSubscribe(link, frame[1])
+      case F.T_UNSUB:
+        return this.onUnsubscribe(link, frame[1])
+      case F.T_PUB:
+        return this.onPublish(link, frame[1], frame[2])
+      case F.T_ACK:
+        return this.onTopicAck(link, frame[1], frame[2])
+    }
+  }
+
+  private receiveRouted(_link: Link | undefined, frame: Array<any>): void {
+    switch (frame[0]) {
+      case F.CH_OPEN: {
+        const inbox = this.inboxes.get(frame[4])
+        if (inbox === undefined || inbox.closed || inbox.subject.name !== frame[5]) {
+          return this.sendRouted([F.CH_OPENED, frame[2], this.nodeId, frame[3], false, closedError(frame[5])])
+        }
+        inbox.senders.add(frame[2])
+        return this.sendRouted([F.CH_OPENED, frame[2], this.nodeId, frame[3], true, CHANNEL_WINDOW])
+      }
+      case F.CH_OPENED: {
+        const resume = this.pendingOpens.get(frame[3])
+        if (resume === undefined) return
+        this.pendingOpens.delete(frame[3])
+        return resume(
+          frame[4] === true && typeof frame[5] === "number"
+            ? Exit.succeed(frame[5])
+            : Exit.fail(codec.decodeActorErrorOrDecodeError(frame[5]))
+        )
+      }
+      case F.CH_MSG: {
+        const inbox = this.inboxes.get(frame[3])
+        if (inbox === undefined || inbox.closed) return this.sendRouted([F.CH_CLOSED, frame[2], this.nodeId, frame[3]])
+        const decoded = codec.decodeWith(inbox.subject.schema, frame[4])
+        // a message that fails the channel's Schema is dropped; its credit comes back at once
+        if (Exit.isFailure(decoded)) return this.sendRouted([F.CH_ACK, frame[2], this.nodeId, frame[3], 1])
+        Queue.offerUnsafe(inbox.queue, { value: decoded.value, from: frame[2] })
+        return
+      }
+      case F.CH_ACK: {
+        const sender = this.senders.get(senderKey(frame[2], frame[3]))
+        if (sender === undefined) return
+        sender.credit += frame[4]
+        for (let i = 0; i < frame[4] && sender.waiters.size > 0; i++) sender.waiters.wakeOne()
+        return
+      }
+      case F.CH_CLOSED: {
+        const key = senderKey(frame[2], frame[3])
+        const sender = this.senders.get(key)
+        if (sender === undefined) return
+        this.senders.delete(key)
+        this.closeSender(sender, ActorError.make(new ActorError.ChannelClosed({ channel: sender.address.channel })))
+        return
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- channels
+
+  /** Opens an inbox on this node; closing the scope closes it and tells its senders. */
+  openInbox(subject: Subject, capacity: number): Effect.Effect<Inbox, never, Scope.Scope> {
+    return Effect.acquireRelease(
+      Effect.map(Queue.unbounded<Item, Cause.Done | ActorError.ActorError>(), (queue) => {
+        const inbox = new Inbox(this, subject, queue, capacity)
+        this.inboxes.set(inbox.id, inbox)
+        return inbox
+      }),
+      (inbox) => Effect.sync(() => this.closeInbox(inbox))
+    )
+  }
+
+  private closeInbox(inbox: Inbox): void {
+    if (inbox.closed) return
+    inbox.closed = true
+    this.inboxes.delete(inbox.id)
+    Queue.failCauseUnsafe(inbox.queue, Cause.fail(closedChannel(inbox.subject.name)))
+    inbox.roomWaiters.wakeAll(false)
+    for (const node of inbox.senders) this.sendRouted([F.CH_CLOSED, node, this.nodeId, inbox.id])
+  }
+
+  /** Sends one message to an inbox anywhere; waits for room (local) or credit (remote). */
+  send(address: EndpointAddress, subject: Subject, value: unknown): Effect.Effect<void, ActorError.ActorError> {
+    return Effect.suspend(() => {
+      if (address.node === this.nodeId) {
+        const inbox = this.inboxes.get(address.id)
+        if (inbox === undefined || inbox.closed) return Exit.fail(closedChannel(address.channel))
+        return this.sendLocal(inbox, value)
+      }
+      const encoded = codec.encodeWith(subject.schema, value)
+      if (Exit.isFailure(encoded)) {
+        return Exit.fail(
+          ActorError.make(
+            new ActorError.DecodeError({
+              actorId: address.id,
+              method: address.channel,
+              part: "payload",
+              message: issueOf(encoded)
+            })
+          )
+        )
+      }
+      return Effect.flatMap(this.sender(address), (sender) => this.sendWithCredit(sender, encoded.value))
+    })
+  }
+
+  private sendLocal(inbox: Inbox, value: unknown): Effect.Effect<void, ActorError.ActorError> {
+    return Effect.suspend(() => {
+      if (inbox.closed) return Exit.fail(closedChannel(inbox.subject.name))
+      if (inbox.room > 0 && inbox.roomWaiters.size === 0) {
+        inbox.room--
+        Queue.offerUnsafe(inbox.queue, { value, from: undefined })
+        return Exit.void
+      }
+      return Effect.flatMap(inbox.roomWaiters.wait(), (ok) =>
+        ok ? this.sendLocal(inbox, value) : Exit.fail(closedChannel(inbox.subject.name))
+      )
+    })
+  }
+
+  private sendWithCredit(sender: Sender, payload: unknown): Effect.Effect<void, ActorError.ActorError> {
+    return Effect.suspend(() => {
+      if (sender.status === "closed") return Exit.fail(sender.error!)
+      // FIFO: a sender that finds others waiting waits behind them, so per-sender order holds
+      if (sender.credit > 0 && sender.waiters.size === 0) {
+        sender.credit--
+        sender.link?.send([F.CH_MSG, sender.address.node, this.nodeId, sender.address.id, payload])
+        return Exit.void
+      }
+      return Effect.flatMap(sender.waiters.wait(), (ok) =>
+        ok ? this.sendWithCredit(sender, payload) : Exit.fail(sender.error!)
+      )
+    })
+  }
+
+  /** This node's session with a remote inbox, opened (one round trip) on first use. */
+  private sender(address: EndpointAddress): Effect.Effect<Sender, ActorError.ActorError> {
+    const key = senderKey(address.node, address.id)
+    const existing = this.senders.get(key)
+    if (existing !== undefined) {
+      if (existing.status === "opening") {
+        return Effect.flatMap(existing.waiters.wait(), (ok) =>
+          ok ? Exit.succeed(existing) : Exit.fail(existing.error!)
+        )
+      }
+      return existing.status === "open" ? Exit.succeed(existing) : Exit.fail(existing.error!)
+    }
+    const link = this.route(address.node)
+    if (link === undefined) return Exit.fail(unreachableError(address.node))
+    const sender = new Sender(address, link)
+    this.senders.set(key, sender)
+    const id = ++this.nextOpen
+    return Effect.callback<Sender, ActorError.ActorError>((resume) => {
+      this.pendingOpens.set(id, (exit) => {
+        if (Exit.isFailure(exit)) {
+          this.senders.delete(key)
+          const error = failureOf(exit)
+          this.closeSender(sender, error)
+          return resume(Exit.fail(error))
+        }
+        sender.status = "open"
+        sender.credit = exit.value
+        // those who waited for the session to open now queue for credit, in order
+        sender.waiters.wakeAll(true)
+        resume(Exit.succeed(sender))
+      })
+      link.send([F.CH_OPEN, address.node, this.nodeId, id, address.id, address.channel])
+    })
+  }
+
+  private closeSender(sender: Sender, error: ActorError.ActorError): void {
+    sender.status = "closed"
+    sender.error = error
+    sender.waiters.wakeAll(false)
+  }
+
+  // ---------------------------------------------------------------- topics
+
+  private topic(subject: Subject): TopicState {
+    let topic = this.topics.get(subject.name)
+    if (topic === undefined) {
+      topic = new TopicState(subject)
+      this.topics.set(subject.name, topic)
+    }
+    return topic
+  }
+
+  /** Drops a topic that nobody here or around wants any more. */
+  private forget(topic: TopicState): void {
+    if (topic.subscribers.size === 0 && topic.interested.size === 0 && topic.advertised.size === 0) {
+      this.topics.delete(topic.subject.name)
+    }
+  }
+
+  /** Does anyone but `except` want this topic from here: a local subscriber, or another neighbour? */
+  private wants(topic: TopicState, except: Link): boolean {
+    if (topic.subscribers.size > 0) return true
+    for (const link of topic.interested.keys()) if (link !== except) return true
+    return false
+  }
+
+  /** Tells each neighbour whether this node now wants the topic (only when that changed). */
+  private advertise(topic: TopicState): void {
+    for (const link of this.links) {
+      if (link.status !== "open") continue
+      const want = this.wants(topic, link)
+      if (want && !topic.advertised.has(link)) {
+        topic.advertised.add(link)
+        link.send([F.T_SUB, topic.subject.name])
+      } else if (!want && topic.advertised.has(link)) {
+        topic.advertised.delete(link)
+        link.send([F.T_UNSUB, topic.subject.name])
+      }
+    }
+  }
+
+  /** A local subscription: a buffer with its own policy, registered until the scope closes. */
+  subscribe(
+    subject: Subject,
+    capacity: number,
+    strategy: "suspend" | "sliding" | "dropping"
+  ): Effect.Effect<Stream.Stream<unknown>, never, Scope.Scope> {
+    return Effect.acquireRelease(
+      Effect.map(Queue.make<unknown>({ capacity, strategy }), (queue) => {
+        const subscriber: Subscriber = { queue }
+        const topic = this.topic(subject)
+        topic.subscribers.add(subscriber)
+        if (topic.subscribers.size === 1) this.advertise(topic)
+        return subscriber
+      }),
+      (subscriber) =>
+        Effect.sync(() => {
+          const topic = this.topics.get(subject.name)
+          Queue.shutdownUnsafe(subscriber.queue)
+          if (topic === undefined) return
+          topic.subscribers.delete(subscriber)
+          if (topic.subscribers.size === 0) this.advertise(topic)
+          this.forget(topic)
+        })
+    ).pipe(Effect.map((subscriber) => Stream.fromQueue(subscriber.queue)))
+  }
+
+  /** Publishes from this node: local subscribers first, then every neighbour that asked. */
+  publish(subject: Subject, value: unknown): Effect.Effect<void, ActorError.ActorError> {
+    return Effect.suspend(() => {
+      const encoded = codec.encodeWith(subject.schema, value)
+      if (Exit.isFailure(encoded)) {
+        return Exit.fail(
+          ActorError.make(
+            new ActorError.DecodeError({
+              actorId: "",
+              method: subject.name,
+              part: "payload",
+              message: issueOf(encoded)
+            })
+          )
+        )
+      }
+      const topic = this.topics.get(subject.name)
+      if (topic === undefined) return Exit.void
+      return this.deliver(topic, value, encoded.value, undefined)
+    })
+  }
+
+  /** Hands one publication to the local subscribers and forwards it to interested neighbours. */
+  private deliver(topic: TopicState, value: unknown, encoded: unknown, from: Link | undefined): Effect.Effect<void> {
+    const effects: Array<Effect.Effect<unknown>> = []
+    for (const subscriber of topic.subscribers) effects.push(Queue.offer(subscriber.queue, value))
+    for (const [link, interest] of topic.interested) {
+      if (link !== from) effects.push(this.forward(topic, link, interest, encoded))
+    }
+    return effects.length === 0 ? Effect.void : Effect.asVoid(Effect.all(effects, { discard: true }))
+  }
+
+  private forward(
+    topic: TopicState,
+    link: Link,
+    interest: { credit: number; readonly waiters: Waiters },
+    encoded: unknown
+  ): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (topic.interested.get(link) !== interest) return Exit.void // the neighbour lost interest or went away
+      if (interest.credit > 0 && interest.waiters.size === 0) {
+        interest.credit--
+        link.send([F.T_PUB, topic.subject.name, encoded])
+        return Exit.void
+      }
+      return Effect.flatMap(interest.waiters.wait(), (ok) =>
+        ok ? this.forward(topic, link, interest, encoded) : Exit.void
+      )
+    })
+  }
+
+  private onSubscribe(link: Link, name: string): void {
+    const subject = this.subjects(name, "topic")
+    const topic = subject !== undefined ? this.topic(subject) : this.topic({ name, schema: opaque })
+    if (!topic.interested.has(link)) topic.interested.set(link, { credit: TOPIC_WINDOW, waiters: new Waiters() })
+    this.advertise(topic)
+  }
+
+  private onUnsubscribe(link: Link, name: string): void {
+    const topic = this.topics.get(name)
+    if (topic === undefined) return
+    const interest = topic.interested.get(link)
+    if (interest === undefined) return
+    topic.interested.delete(link)
+    interest.waiters.wakeAll(false)
+    this.advertise(topic)
+    this.forget(topic)
+  }
+
+  private onTopicAck(link: Link, name: string, n: number): void {
+    const interest = this.topics.get(name)?.interested.get(link)
+    if (interest === undefined) return
+    interest.credit += n
+    for (let i = 0; i < n && interest.waiters.size > 0; i++) interest.waiters.wakeOne()
+  }
+
+  /** A publication from a neighbour: handled in arrival order per neighbour, acknowledged when done. */
+  private onPublish(link: Link, name: string, encoded: unknown): void {
+    const topic = this.topics.get(name)
+    if (topic === undefined) return void link.send([F.T_ACK, name, 1])
+    let inbound = topic.inbound.get(link)
+    if (inbound === undefined) {
+      inbound = { queue: [], running: false, acks: 0 }
+      topic.inbound.set(link, inbound)
+    }
+    inbound.queue.push(encoded)
+    if (!inbound.running) this.drainInbound(topic, link, inbound)
+  }
+
+  private drainInbound(
+    topic: TopicState,
+    link: Link,
+    inbound: { queue: Array<unknown>; running: boolean; acks: number }
+  ): void {
+    inbound.running = true
+    const step = (): void => {
+      while (inbound.queue.length > 0) {
+        const encoded = inbound.queue.shift()
+        const decoded =
+          topic.subject.schema === opaque ? Exit.succeed(encoded) : codec.decodeWith(topic.subject.schema, encoded)
+        const value = Exit.isSuccess(decoded) ? decoded.value : undefined
+        const ack = () => {
+          inbound.acks++
+          if (inbound.acks >= TOPIC_WINDOW / 2 || inbound.queue.length === 0) {
+            link.send([F.T_ACK, topic.subject.name, inbound.acks])
+            inbound.acks = 0
+          }
+        }
+        if (Exit.isFailure(decoded)) {
+          ack()
+          continue
+        }
+        const fiber = Effect.runFork(this.deliver(topic, value, encoded, link))
+        if (fiber.pollUnsafe() !== undefined) {
+          ack()
+          continue
+        }
+        // a subscriber with a "suspend" buffer is full: wait for it, then go on in order
+        fiber.addObserver(() => {
+          ack()
+          step()
+        })
+        return
+      }
+      inbound.running = false
+    }
+    step()
+  }
+}
+
+/** A Schema-less subject, for topics only routed through this node (never decoded here). */
+const opaque: Schema.Top = undefined as unknown as Schema.Top
+
+const senderKey = (node: string, id: string) => `${node}|${id}`
+
+const closedChannel = (channel: string) => ActorError.make(new ActorError.ChannelClosed({ channel }))
+
+const closedError = (channel: string) =>
+  codec.encodeActorError(ActorError.make(new ActorError.ChannelClosed({ channel })))
+
+const unreachableError = (node: string) =>
+  ActorError.make(new ActorError.Unreachable({ node, message: `no route to node ${node}` }))
+
+const unreachable = (node: string) => codec.encodeActorError(unreachableError(node))
+
+const failureOf = (exit: Exit.Failure<unknown, ActorError.ActorError>): ActorError.ActorError => {
+  for (const r of exit.cause.reasons) if (r._tag === "Fail") return r.error
+  return ActorError.make(new ActorError.Unreachable({ node: "", message: "the channel session failed" }))
+}
+
+const issueOf = (exit: Exit.Failure<unknown, unknown>): string => {
+  for (const r of exit.cause.reasons) {
+    if (r._tag === "Fail") return String((r.error as { message?: string }).message ?? r.error)
+  }
+  return "invalid"
+}

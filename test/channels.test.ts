@@ -1,0 +1,251 @@
+/**
+ * Channels and topics across backends: every feature between each pair of nodes that matters
+ * (in-process↔worker, in-process↔child, worker↔child, worker↔remote, worker↔worker, child↔remote),
+ * driven through Relay actors on both sides. Waits are bounded; ordering is proven causally (a channel
+ * message sent after the publications travels the same route, so its arrival means theirs).
+ */
+import { assert, describe, expect, it, layer } from "@effect/vitest"
+import { Effect, Fiber, Layer, Redacted, Schema } from "effect"
+import { Actor, type ActorError, ActorRef, ActorSystem } from "troupe"
+import { Remote, Subprocess, Workers } from "troupe/node"
+import { CHANNEL_WINDOW, TOPIC_WINDOW } from "../src/internal/router.ts"
+import { Jobs, Relay, RelayLive } from "./fixtures/channel-actors.ts"
+import { reasonOf } from "./spec/behaviour.ts"
+import { serve } from "./support/serve.ts"
+
+const host = new URL("./fixtures/channel-host.ts", import.meta.url)
+const hostPath = new URL(host).pathname
+
+type Backend = Actor.BackendKey | undefined
+interface Side {
+  readonly name: string
+  readonly backend: Backend
+}
+const inProcess: Side = { name: "in-process", backend: undefined }
+const worker: Side = { name: "worker", backend: Workers }
+const child: Side = { name: "child", backend: Subprocess }
+const remote: Side = { name: "remote", backend: Remote }
+
+const remoteLayer = Layer.unwrap(
+  Effect.map(serve([], hostPath, { TROUPE_SECRET: "matrix" }), (served) =>
+    Remote.layer({ host: "127.0.0.1", port: served.port, secret: Redacted.make("matrix") })
+  )
+)
+
+const layerFor = (sides: ReadonlyArray<Side>, workers = 1) => {
+  const layers: Array<Layer.Layer<any, any>> = [RelayLive]
+  if (sides.includes(worker)) layers.push(Workers.layer({ host, size: workers }))
+  if (sides.includes(child)) layers.push(Subprocess.layer({ host }))
+  if (sides.includes(remote)) layers.push(remoteLayer)
+  // one system for the in-process relays and the backends' links, so that they share a router
+  return Layer.mergeAll(...(layers as [Layer.Layer<any, any>])).pipe(Layer.provideMerge(ActorSystem.layer()))
+}
+
+const bounded = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  self.pipe(Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die("the wait timed out") }))
+
+let ids = 0
+const spawnOn = (side: Side) =>
+  Actor.spawn(Relay, { id: `relay-${side.name}-${++ids}`, backend: side.backend }) as Effect.Effect<
+    ActorRef.ActorRef<typeof Relay>,
+    ActorError.ActorError
+  >
+
+/** Two relays on different nodes (a pool of two workers places ids by hash: try until they differ). */
+const pairOf = (a: Side, b: Side) =>
+  Effect.gen(function* () {
+    const first = yield* spawnOn(a)
+    for (let i = 0; i < 64; i++) {
+      const second = yield* spawnOn(b)
+      if (ActorRef.location(second) !== ActorRef.location(first)) return [first, second] as const
+    }
+    return yield* Effect.die("could not place two relays on different nodes")
+  })
+
+/**
+ * Polls a flood's progress until it reaches `at least`, then keeps polling a while: a flood that was
+ * not held back would run far past it meanwhile. Polling intervals, bounded; not a synchronisation.
+ */
+const stalledAt = (read: Effect.Effect<number, ActorError.ActorError>, atLeast: number) =>
+  Effect.gen(function* () {
+    let now = 0
+    for (let i = 0; i < 2000 && now < atLeast; i++) {
+      now = yield* read
+      if (now < atLeast) yield* Effect.sleep("2 millis")
+    }
+    for (let i = 0; i < 20; i++) {
+      yield* Effect.sleep("2 millis")
+      now = yield* read
+    }
+    return now
+  })
+
+const seqs = (from: string, start: number, n: number) => Array.from({ length: n }, (_, i) => ({ from, seq: start + i }))
+
+const pairs: ReadonlyArray<{ readonly a: Side; readonly b: Side; readonly workers?: number }> = [
+  { a: inProcess, b: worker },
+  { a: inProcess, b: child },
+  { a: worker, b: child },
+  { a: worker, b: remote },
+  { a: worker, b: worker, workers: 2 },
+  { a: child, b: remote }
+]
+
+for (const { a, b, workers } of pairs) {
+  layer(layerFor([a, b], workers), { timeout: 90_000, excludeTestServices: true })(
+    `channels and topics: ${a.name} ↔ ${b.name}`,
+    (it) => {
+      it.effect("messages arrive in order, both ways; endpoints travel inside actor messages", () =>
+        Effect.gen(function* () {
+          const [ra, rb] = yield* pairOf(a, b)
+          const toB = yield* rb.open({ name: "in", capacity: 64 })
+          const toA = yield* ra.open({ name: "in", capacity: 64 })
+          const sending = yield* Effect.forkChild(ra.send({ to: toB, n: 300, from: "a" }), { startImmediately: true })
+          const back = yield* Effect.forkChild(rb.send({ to: toA, n: 300, from: "b" }), { startImmediately: true })
+          expect(yield* bounded(rb.receive({ name: "in", n: 300 }))).toEqual(seqs("a", 0, 300))
+          expect(yield* bounded(ra.receive({ name: "in", n: 300 }))).toEqual(seqs("b", 0, 300))
+          yield* Fiber.join(sending)
+          yield* Fiber.join(back)
+        })
+      )
+
+      it.effect("endpoints travel inside channel messages", () =>
+        Effect.gen(function* () {
+          const [ra, rb] = yield* pairOf(a, b)
+          const requests = yield* rb.openRequests()
+          const answers = yield* ra.open({ name: "answers", capacity: 8 })
+          yield* ra.ask({ to: requests, question: "what is 6 x 7?", replyTo: answers })
+          expect(yield* bounded(rb.answer())).toBe("what is 6 x 7?")
+          expect(yield* bounded(ra.receive({ name: "answers", n: 1 }))).toEqual([
+            { from: "answer to what is 6 x 7?", seq: 42 }
+          ])
+        })
+      )
+
+      it.effect("receive with a timeout fails typed; closed and unknown endpoints fail typed", () =>
+        Effect.gen(function* () {
+          const [ra, rb] = yield* pairOf(a, b)
+          const endpoint = yield* rb.open({ name: "quiet", capacity: 8 })
+          const timeout = yield* Effect.flip(rb.receive({ name: "quiet", n: 1, timeoutMs: 30 }))
+          assert(timeout.reason._tag === "Timeout")
+          yield* rb.close({ name: "quiet" })
+          expect(reasonOf(yield* Effect.exit(ra.send({ to: endpoint, n: 1, from: "a" })))).toBe("ChannelClosed")
+          const forged = Schema.decodeUnknownSync(Jobs.Endpoint)({
+            node: endpoint.node,
+            id: "no-such-inbox",
+            channel: "jobs"
+          })
+          expect(reasonOf(yield* Effect.exit(ra.send({ to: forged, n: 1, from: "a" })))).toBe("ChannelClosed")
+        })
+      )
+
+      it.effect("back-pressure crosses the wire: a flood stops at the credit window until the receiver takes", () =>
+        Effect.gen(function* () {
+          const [ra, rb] = yield* pairOf(a, b)
+          const slow = yield* rb.open({ name: "slow", capacity: 16 })
+          const flood = yield* Effect.forkChild(ra.send({ to: slow, n: 2000, from: "a" }), { startImmediately: true })
+          const sent = yield* stalledAt(ra.sent(), CHANNEL_WINDOW)
+          expect(sent).toBe(CHANNEL_WINDOW)
+          expect(yield* rb.size({ name: "slow" })).toBeLessThanOrEqual(CHANNEL_WINDOW)
+          expect(yield* bounded(rb.receive({ name: "slow", n: 2000 }))).toEqual(seqs("a", 0, 2000))
+          expect(yield* bounded(Fiber.join(flood))).toBe(2000)
+        })
+      )
+
+      it.effect(
+        "topics: publications arrive in order; only nodes with subscribers get them; unsubscribe stops them",
+        () =>
+          Effect.gen(function* () {
+            const [ra, rb] = yield* pairOf(a, b)
+            const marks = yield* rb.open({ name: "marks", capacity: 8 })
+            expect((yield* ra.stats()).newsInterested).toBe(0)
+            yield* rb.subscribe({ capacity: 1000, strategy: "suspend" })
+            expect((yield* ra.stats()).newsInterested).toBeGreaterThan(0)
+            yield* ra.publish({ n: 100, from: "a", offset: 0 })
+            expect(yield* bounded(rb.collectedAtLeast({ n: 100 }))).toEqual(seqs("a", 0, 100))
+            yield* rb.unsubscribe()
+            // a marker sent after the UNSUB's effects: when it arrives, interest has been withdrawn
+            yield* rb.send({ to: marks, n: 1, from: "b" })
+            yield* rb.receive({ name: "marks", n: 1 })
+            yield* ra.publish({ n: 5, from: "a", offset: 100 })
+            // and one from a: when it arrives at b's node, so have a's publications (same route, in order)
+            yield* ra.send({ to: marks, n: 1, from: "a" })
+            yield* bounded(rb.receive({ name: "marks", n: 1 }))
+            yield* rb.subscribe({ capacity: 1000, strategy: "suspend" })
+            yield* ra.publish({ n: 5, from: "a", offset: 200 })
+            expect(yield* bounded(rb.collectedAtLeast({ n: 105 }))).toEqual([
+              ...seqs("a", 0, 100),
+              ...seqs("a", 200, 5)
+            ])
+            yield* rb.unsubscribe()
+          })
+      )
+
+      it.effect("topics: a full 'suspend' subscriber holds the publisher back; 'sliding' and 'dropping' do not", () =>
+        Effect.gen(function* () {
+          const [ra, rb] = yield* pairOf(a, b)
+          yield* rb.subscribeSlow({ capacity: 8, strategy: "suspend" })
+          const flood = yield* Effect.forkChild(ra.publish({ n: 3000, from: "a", offset: 0 }), {
+            startImmediately: true
+          })
+          const published = yield* stalledAt(ra.published(), TOPIC_WINDOW)
+          expect(published).toBeLessThan(3000)
+          expect(published).toBeLessThanOrEqual(3 * TOPIC_WINDOW + 8)
+          expect(yield* bounded(rb.drainSlow({ n: 3000 }))).toEqual(seqs("a", 0, 3000))
+          expect(yield* bounded(Fiber.join(flood))).toBe(3000)
+          // a topic is system-wide: the slow subscriber would hold back every later publisher
+          yield* Actor.stop(rb)
+
+          for (const [strategy, kept] of [
+            ["sliding", seqs("a", 992, 8)],
+            ["dropping", seqs("a", 0, 8)]
+          ] as const) {
+            const [pa, pb] = yield* pairOf(a, b)
+            const marks = yield* pb.open({ name: "marks", capacity: 8 })
+            yield* pb.subscribeSlow({ capacity: 8, strategy })
+            // nobody waits for a sliding or dropping subscriber: the publisher runs through
+            expect(yield* bounded(pa.publish({ n: 1000, from: "a", offset: 0 }))).toBe(1000)
+            yield* pa.send({ to: marks, n: 1, from: "a" })
+            yield* bounded(pb.receive({ name: "marks", n: 1 }))
+            expect(yield* bounded(pb.drainSlow({ n: 8 }))).toEqual(kept)
+            yield* Actor.stop(pb)
+          }
+        })
+      )
+    }
+  )
+}
+
+describe("channels and topics: a node that dies", () => {
+  it.live("senders to its inboxes get typed errors; its topic interest goes; nothing leaks", () =>
+    Effect.gen(function* () {
+      const local = yield* spawnOn(inProcess)
+      const inWorker = yield* spawnOn(worker)
+      const endpoint = yield* inWorker.open({ name: "doomed", capacity: 8 })
+      yield* local.send({ to: endpoint, n: 3, from: "main" })
+      yield* inWorker.subscribe({ capacity: 100, strategy: "suspend" })
+      const before = yield* local.stats()
+      expect(before.senders).toBe(1)
+      expect(before.newsInterested).toBe(1)
+      const [node] = yield* (yield* Workers).nodes
+      yield* node!.kill
+      // sends complete while the death is not yet noticed (at most once: they are lost); then they fail typed
+      const error = yield* bounded(
+        Effect.gen(function* () {
+          while (true) {
+            const exit = yield* Effect.exit(local.send({ to: endpoint, n: 1, from: "main" }))
+            if (exit._tag === "Failure") return yield* Effect.flip(exit)
+            yield* Effect.sleep("1 millis")
+          }
+        })
+      )
+      expect(["PeerDied", "Unreachable", "ChannelClosed"]).toContain(error.reason._tag)
+      const after = yield* local.stats()
+      expect(after.senders).toBe(0)
+      expect(after.newsInterested).toBe(0)
+      expect(after.links).toBe(0)
+      // publishing now reaches nobody, and does not wait for the dead node's credit
+      expect(yield* bounded(local.publish({ n: 1000, from: "main", offset: 0 }))).toBe(1000)
+    }).pipe(Effect.provide(layerFor([inProcess, worker])))
+  )
+})
