@@ -19,6 +19,11 @@ export interface Options {
   readonly startTimeout?: number | undefined
   /** How long a worker may take to stop its actors when the Layer is released, in ms. Default 3 000. */
   readonly stopTimeout?: number | undefined
+  /**
+   * Microseconds each side polls for the next message after handling one, instead of sleeping, when
+   * the machine has more than one CPU. Default 50; 0 turns it off (lower CPU use, higher latency).
+   */
+  readonly spin?: number | undefined
   /** Extra `execArgv` for the workers (they inherit the parent's, so `tsx` keeps working). */
   readonly execArgv?: ReadonlyArray<string> | undefined
   /** @internal wire version to announce (tests) */
@@ -44,7 +49,8 @@ export class Workers extends Context.Service<Workers, Pool.PoolBackend>()("troup
       startTimeout: options.startTimeout ?? 30_000,
       stopTimeout: options.stopTimeout ?? 3_000,
       version: options.wireVersion,
-      start: (_index, nodeId) => startWorker({ nodeId, href: hostHref(options.host), execArgv: options.execArgv })
+      start: (_index, nodeId) =>
+        startWorker({ nodeId, href: hostHref(options.host), execArgv: options.execArgv, spin: options.spin ?? 50 })
     })
   }
 }

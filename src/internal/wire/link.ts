@@ -285,6 +285,8 @@ export class Link {
       if (problem !== undefined) return this.protocolError(problem)
       this.dispatch(frame as Array<any>)
     }
+    // answers produced while handling the batch leave now, as one batch, without waiting for the tick
+    if (this.outbox.length > 0) this.flush()
   }
 
   private dispatch(f: Array<any>): void {

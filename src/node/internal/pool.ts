@@ -74,7 +74,8 @@ let poolCounter = 0
  * 16 let both sides work at once (pipelined calls ~1.4x faster than one batch per tick); on one CPU
  * the extra messages only cost, so a tick's frames go as one batch. Figures: docs/benchmarks.md.
  */
-export const batchLimit = (): number | undefined => (availableParallelism() > 1 ? 16 : undefined)
+export const batchLimit = (): number | undefined =>
+  process.env.TROUPE_EXP_BATCH ? Number(process.env.TROUPE_EXP_BATCH) : availableParallelism() > 1 ? 16 : undefined
 
 interface Member {
   readonly link: Link
