@@ -11,6 +11,8 @@ import type { Backend } from "./Backend.ts"
 import type { Behaviour } from "./Behaviour.ts"
 import type { MailboxOptions } from "./Mailbox.ts"
 import type { Method, Protocol } from "./Protocol.ts"
+import type { Supervision } from "./Supervision.ts"
+import type { Termination } from "./Termination.ts"
 
 export { make } from "./Protocol.ts"
 
@@ -27,6 +29,8 @@ export interface SpawnOptions<B extends BackendKey | undefined = undefined> {
   /** Where to run it; in-process when omitted. */
   readonly backend?: B
   readonly mailbox?: MailboxOptions | undefined
+  /** What the actor does when a handler dies: `Supervision.resume` (the default), `stop` or `restart`. */
+  readonly supervision?: Supervision | undefined
 }
 
 /**
@@ -100,6 +104,19 @@ export const stop = (ref: ActorRef.ActorRef<any>): Effect.Effect<void, ActorErro
 export const kill = (ref: ActorRef.ActorRef<any>): Effect.Effect<void, ActorError.ActorError> =>
   ActorSystem.killRef(ref)
 
+/**
+ * Death watch: completes once, when the actor has terminated, with how (Stopped, Killed, Failed, or
+ * NodeDown when its node died or became unreachable). Completes at once for an actor already gone.
+ *
+ * @example
+ * ```ts
+ * const ended = yield* Actor.watch(worker).pipe(Effect.forkChild)
+ * // ... later
+ * const termination = yield* Fiber.join(ended) // e.g. Failed { error: ActorError(Defect) }
+ * ```
+ */
+export const watch = (ref: ActorRef.ActorRef<any>): Effect.Effect<Termination> => ActorSystem.watchRef(ref)
+
 const timeoutError = (millis: number, actorId?: string, method?: string) =>
   ActorError.make(
     new ActorError.Timeout({
@@ -159,6 +176,9 @@ class TimeoutEndpoint implements ActorRef.Endpoint {
   }
   get kill() {
     return this.inner.kill
+  }
+  get watch() {
+    return this.inner.watch
   }
 }
 

@@ -184,6 +184,19 @@ export class Unauthorized extends Schema.TaggedClass<Unauthorized>()("Unauthoriz
   message: Schema.String
 }) {}
 
+/**
+ * The node the ref was made for was replaced by another (a remote server that restarted): the ref
+ * names an actor of the old node, which is gone. Look the actor up again, or spawn it again.
+ */
+export class NodeRestarted extends Schema.TaggedClass<NodeRestarted>()("NodeRestarted", {
+  node: Schema.String,
+  now: Schema.String
+}) {
+  get message(): string {
+    return `node ${this.node} was replaced by ${this.now}: this ref names an actor of the old node`
+  }
+}
+
 /** The channel's inbox is closed, or never existed on that node. */
 export class ChannelClosed extends Schema.TaggedClass<ChannelClosed>()("ChannelClosed", {
   channel: Schema.String
@@ -215,7 +228,8 @@ export const ActorErrorReason = Schema.Union([
   Disconnected,
   Unreachable,
   Unauthorized,
-  ChannelClosed
+  ChannelClosed,
+  NodeRestarted
 ])
 
 /** @see ActorErrorReason */

@@ -6,6 +6,7 @@
 import { Predicate, type Effect, type Stream } from "effect"
 import type { ActorError } from "./ActorError.ts"
 import type { Client, Method, Methods, Protocol } from "./Protocol.ts"
+import type { Termination } from "./Termination.ts"
 
 const TypeId = "~troupe/ActorRef" as const
 const EndpointKey: unique symbol = Symbol.for("troupe/ActorRef/endpoint") as any
@@ -26,6 +27,8 @@ export interface Endpoint {
   readonly stop: Effect.Effect<void, ActorError>
   /** Kill: queued messages fail; completes when the actor has terminated. */
   readonly kill: Effect.Effect<void, ActorError>
+  /** Completes once, when the actor has terminated (at once if it already has), with how. */
+  readonly watch: Effect.Effect<Termination>
 }
 
 /**

@@ -16,6 +16,8 @@ import { randomId } from "./internal/id.ts"
 import { Router } from "./internal/router.ts"
 import * as Subjects from "./internal/subjects.ts"
 import * as Mailbox from "./Mailbox.ts"
+import * as T from "./Termination.ts"
+import type { Termination } from "./Termination.ts"
 import type { Method, Protocol } from "./Protocol.ts"
 
 /** Options of an actor system. */
@@ -53,6 +55,8 @@ export interface ActorSystem extends Backend {
   readonly ids: () => ReadonlyArray<string>
   /** @internal the cell of a live actor, for the wire's server side */
   readonly cellOf: (id: string) => Cell | undefined
+  /** @internal how a terminated incarnation ended (Stopped when it is no longer remembered) */
+  readonly terminationOf: (incarnation: number) => Termination
   /** Stops every actor (gracefully) and waits for them. */
   readonly shutdown: Effect.Effect<void>
 }
@@ -133,6 +137,14 @@ class LocalEndpoint implements ActorRef.Endpoint {
     return this.terminate(true)
   }
 
+  get watch(): Effect.Effect<Termination> {
+    const cell = this.cell
+    return Effect.callback<Termination>((resume) => {
+      const off = cell.whenTerminated((t) => resume(Exit.succeed(t)))
+      return Effect.sync(off)
+    })
+  }
+
   private terminate(kill: boolean): Effect.Effect<void> {
     const cell = this.cell
     return Effect.withFiber((fiber) => {
@@ -188,6 +200,9 @@ class SerializingEndpoint implements ActorRef.Endpoint {
   get kill() {
     return this.inner.kill
   }
+  get watch() {
+    return this.inner.watch
+  }
 }
 
 /**
@@ -220,8 +235,15 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
           new ActorError.ProtocolMismatch({ actorId: cell.id, expected: protocol.name, actual: cell.protocol.name })
         )
 
+  // recent terminations by incarnation, so that a watch arriving after the end still learns how it ended
+  const tombstones = new Map<number, Termination>()
   const onTerminated = (cell: Cell) => {
     if (cells.get(cell.id) === cell) cells.delete(cell.id)
+    const termination = cell.terminationOf
+    if (termination !== undefined && termination._tag !== "Stopped") {
+      tombstones.set(cell.incarnation, termination)
+      if (tombstones.size > 4096) tombstones.delete(tombstones.keys().next().value!)
+    }
   }
 
   // the behaviour's services plus this system, built once per behaviour and shared by its actors
@@ -247,6 +269,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
       spawnOptions.mailbox?.overflow ?? overflow,
       onTerminated
     )
+    cell.supervision = spawnOptions.supervision
     cells.set(spawnOptions.id, cell)
     const context = Context.add(baseContext(behaviour), ActorContext, new LocalActorContext(cell, refOf))
     cell.start(behaviour.build, context)
@@ -301,6 +324,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
         return mismatch === undefined ? whenStarted(cell) : Exit.fail(mismatch)
       }),
     ids: () => Array.from(cells.keys()),
+    terminationOf: (incarnation) => tombstones.get(incarnation) ?? T.stopped,
     cellOf: (id) => cells.get(id),
     shutdown: Effect.suspend(() => {
       const all = Array.from(cells.values())
@@ -388,6 +412,9 @@ export const stopRef = (ref: ActorRef.ActorRef<any>): Effect.Effect<void, ActorE
 /** @internal */
 export const killRef = (ref: ActorRef.ActorRef<any>): Effect.Effect<void, ActorError.ActorError> =>
   ActorRef.endpoint(ref).kill
+
+/** @internal */
+export const watchRef = (ref: ActorRef.ActorRef<any>): Effect.Effect<Termination> => ActorRef.endpoint(ref).watch
 
 /** @internal */
 export const selfRef: Effect.Effect<ActorRef.ActorRef<any>, never, ActorContext> = Effect.map(

@@ -8,11 +8,14 @@ import type { ActorError } from "./ActorError.ts"
 import type { ActorRef } from "./ActorRef.ts"
 import type { MailboxOptions } from "./Mailbox.ts"
 import type { Protocol } from "./Protocol.ts"
+import type { Supervision } from "./Supervision.ts"
 
 /** Options of a spawn, whatever the backend. */
 export interface SpawnOptions {
   readonly id: string
   readonly mailbox?: MailboxOptions | undefined
+  /** What the actor does when a handler dies. Default: `Supervision.resume`. */
+  readonly supervision?: Supervision | undefined
 }
 
 /** A place where actors can be spawned and looked up. */

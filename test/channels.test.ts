@@ -32,9 +32,10 @@ const remoteLayer = Layer.unwrap(
   )
 )
 
-const layerFor = (sides: ReadonlyArray<Side>, workers = 1) => {
+const layerFor = (sides: ReadonlyArray<Side>, workers = 1, restart = true) => {
   const layers: Array<Layer.Layer<any, any>> = [RelayLive]
-  if (sides.includes(worker)) layers.push(Workers.layer({ host, size: workers }))
+  if (sides.includes(worker))
+    layers.push(Workers.layer({ host, size: workers, ...(restart ? {} : { restart: false }) }))
   if (sides.includes(child)) layers.push(Subprocess.layer({ host }))
   if (sides.includes(remote)) layers.push(remoteLayer)
   // one system for the in-process relays and the backends' links, so that they share a router
@@ -246,6 +247,6 @@ describe("channels and topics: a node that dies", () => {
       expect(after.links).toBe(0)
       // publishing now reaches nobody, and does not wait for the dead node's credit
       expect(yield* bounded(local.publish({ n: 1000, from: "main", offset: 0 }))).toBe(1000)
-    }).pipe(Effect.provide(layerFor([inProcess, worker])))
+    }).pipe(Effect.provide(layerFor([inProcess, worker], 1, false)))
   )
 })

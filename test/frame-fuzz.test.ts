@@ -50,7 +50,7 @@ const validBatch = (incarnation: number) =>
     [F.DEMAND, 2, 8],
     [F.INTERRUPT, 2],
     [F.LOOKUP, 3, "SpecWorker", "target"],
-    [F.SPAWN, 4, "SpecWorker", "fuzzed", null, null, true]
+    [F.SPAWN, 4, "SpecWorker", "fuzzed", null, null, true, null]
   ])
 
 /** CBOR byte sequences that attack the decoder itself. */
@@ -86,8 +86,8 @@ const crafted = (): Array<Uint8Array> => {
     cbor.encode([[F.CALL, 1, 42, 1, "add", {}]]),
     cbor.encode([[F.CALL, 1, "target", 1, "add"]]),
     cbor.encode([[F.CALL, 1, "target", 1, "add", {}, "extra"]]),
-    cbor.encode([[F.SPAWN, 1, "SpecWorker", "x", -5, null, false]]),
-    cbor.encode([[F.SPAWN, 1, "SpecWorker", "x", null, "explode", false]]),
+    cbor.encode([[F.SPAWN, 1, "SpecWorker", "x", -5, null, false, null]]),
+    cbor.encode([[F.SPAWN, 1, "SpecWorker", "x", null, "explode", false, null]]),
     cbor.encode([[F.HELLO, F.MAGIC, F.VERSION, "again", []]]),
     cbor.encode([[F.REPLY, 77, F.OK, 1]]),
     cbor.encode([[F.REPLY, 1, 9, null]]),

@@ -256,7 +256,7 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
       const after = yield* raw((yield* Server).port)
       yield* after.authenticate(secret)
       after.sendBatch([[HELLO, "troupe", 1, "raw", []]])
-      after.sendBatch([[SPAWN, 1, "SpecWorker", "victim", null, null, false]])
+      after.sendBatch([[SPAWN, 1, "SpecWorker", "victim", null, null, false, null]])
       yield* after.batch(3)
       const spawnReply = (after.batches[3] as Array<Array<any>>)[0]!
       expect(spawnReply.slice(0, 3)).toEqual([REPLY, 1, 0])
@@ -278,7 +278,7 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
       const client = yield* raw((yield* Server).port)
       yield* client.authenticate(secret)
       client.sendBatch([[HELLO, "troupe", 1, "raw", []]])
-      client.sendBatch([[SPAWN, 7, "EvalAnything", "x", null, null, false]])
+      client.sendBatch([[SPAWN, 7, "EvalAnything", "x", null, null, false, null]])
       const reply = ((yield* client.batch(3)) as Array<Array<any>>)[0]!
       expect(reply[0]).toBe(REPLY)
       expect(reply[3].reason._tag).toBe("UnknownProtocol")

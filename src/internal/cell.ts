@@ -4,8 +4,11 @@
  * A message whose handler returns an Exit (Effect.succeed, a plain value) is answered without a fiber;
  * any other handler runs in a fiber of its own, so a caller's interrupt or a kill can stop just that one.
  */
-import { Cause, Context, Effect, Exit, type Fiber, Scheduler, Scope, Stream } from "effect"
+import { Cause, Clock, Context, Effect, Exit, type Fiber, Pull, Schedule, Scheduler, Scope, Stream } from "effect"
 import * as ActorError from "../ActorError.ts"
+import * as Supervision from "../Supervision.ts"
+import * as T from "../Termination.ts"
+import type { Termination } from "../Termination.ts"
 import type { Method, Protocol } from "../Protocol.ts"
 
 // envelope states (numbers, not an enum: the sources stay erasable TypeScript)
@@ -47,11 +50,7 @@ const Active = 1
 const Stopping = 2
 const Terminated = 3
 
-/** How an actor ended. */
-export type Termination =
-  | { readonly _tag: "Stopped" }
-  | { readonly _tag: "Killed" }
-  | { readonly _tag: "SpawnFailed"; readonly error: ActorError.ActorError }
+export type { Termination }
 
 // Synchronous drains nest when a resumed caller sends to another idle actor; past this depth the drain
 // is scheduled instead, so that chains of actors can never overflow the stack.
@@ -96,6 +95,15 @@ export class Cell {
   private observers: Array<(t: Termination) => void> | undefined = undefined
   private startObservers: Array<(error: ActorError.ActorError | undefined) => void> | undefined = undefined
   private stopped: ActorError.ActorError | undefined = undefined
+  /** The initial build's failure, for those who wait on the spawn. */
+  private startError: ActorError.ActorError | undefined = undefined
+  // supervision: the policy, what a restart needs, and the restarts so far
+  supervision: Supervision.Supervision | undefined = undefined
+  private build: Effect.Effect<object, unknown, never> | undefined = undefined
+  private baseContext: Context.Context<never> | undefined = undefined
+  private restarts: Array<number> | undefined = undefined
+  private restartStep: ((input: unknown) => Effect.Effect<unknown, unknown>) | undefined = undefined
+  private restarting = false
 
   readonly id: string
   /** Unique on this node: tells this actor from a later one spawned under the same id. */
@@ -140,16 +148,11 @@ export class Cell {
    * with a fresh Scope; queued messages wait until it is built.
    */
   start(build: Effect.Effect<object, unknown, never>, context: Context.Context<never>): void {
-    const scope = Scope.makeUnsafe()
-    this.scope = scope
-    this.context = Context.add(context, Scope.Scope, scope)
-    const fiber = this.fork(build)
-    const done = (exit: Exit.Exit<object, unknown>) => {
-      this.fibers?.delete(fiber)
-      this.building = false
+    this.build = build
+    this.baseContext = context
+    this.construct((exit) => {
       if (this.termination?._tag === "Killed") {
-        const killed = ActorError.make(new ActorError.Killed({ actorId: this.id }))
-        this.notifyStarted(killed)
+        this.notifyStarted(ActorError.make(new ActorError.Killed({ actorId: this.id })))
         return this.finish(this.termination)
       }
       if (Exit.isSuccess(exit)) {
@@ -166,22 +169,131 @@ export class Cell {
             message: Cause.pretty(exit.cause)
           })
         )
+        this.startError = error
         this.failPending(error)
         this.notifyStarted(error)
-        this.finish({ _tag: "SpawnFailed", error })
+        this.finish(new T.Failed({ error }))
       }
+    })
+  }
+
+  /** Runs the behaviour's build with a fresh Scope; queued messages wait meanwhile. */
+  private construct(done: (exit: Exit.Exit<object, unknown>) => void): void {
+    const scope = Scope.makeUnsafe()
+    this.scope = scope
+    this.context = Context.add(this.baseContext!, Scope.Scope, scope)
+    this.building = true
+    const fiber = this.fork(this.build!)
+    const finished = (exit: Exit.Exit<object, unknown>) => {
+      this.fibers?.delete(fiber)
+      this.building = false
+      done(exit)
     }
     const exit = fiber.pollUnsafe()
-    if (exit !== undefined) return done(exit)
+    if (exit !== undefined) return finished(exit)
     this.track(fiber)
-    fiber.addObserver(done)
+    fiber.addObserver(finished)
+  }
+
+  // ---------------------------------------------------------------- supervision
+
+  /** A handler died, or a cast failed with no one to tell: apply the supervision policy. */
+  private failed(cause: Cause.Cause<unknown>, method: string): void {
+    const policy = this.supervision
+    if (policy === undefined || policy._tag === "Resume") return
+    if (this.status >= Stopping || this.restarting) return
+    const error = ActorError.fromCause(this.id, method, cause) as ActorError.ActorError
+    const failure = ActorError.isActorError(error)
+      ? error
+      : ActorError.make(new ActorError.Defect({ actorId: this.id, method, name: "Failure", message: String(error) }))
+    if (policy._tag === "Stop") return this.escalate(failure)
+    if (!this.mayRestart(policy)) return this.escalate(failure)
+    this.restart(policy, failure)
+  }
+
+  /** Counts this restart against the policy's intensity: at most `maxRestarts` within `within`. */
+  private mayRestart(policy: Extract<Supervision.Supervision, { _tag: "Restart" }>): boolean {
+    const now = Context.get(this.context!, Clock.Clock).currentTimeMillisUnsafe()
+    const recent = (this.restarts ?? []).filter((t) => now - t < policy.withinMillis)
+    // a quiet period lets the backoff start again from its first delay
+    if (recent.length === 0) this.restartStep = undefined
+    recent.push(now)
+    this.restarts = recent
+    return recent.length <= policy.maxRestarts
+  }
+
+  /** Closes the old scope, waits the backoff, builds the behaviour again; the mailbox waits meanwhile. */
+  private restart(policy: Extract<Supervision.Supervision, { _tag: "Restart" }>, failure: ActorError.ActorError): void {
+    this.restarting = true
+    this.building = true
+    if (this.fibers !== undefined) for (const fiber of this.fibers) fiber.interruptUnsafe()
+    if (this.restartStep === undefined) {
+      const stepper = this.fork(Schedule.toStepWithSleep(Supervision.scheduleOf(policy)))
+      this.restartStep = (
+        stepper.pollUnsafe() as Exit.Success<(input: unknown) => Effect.Effect<unknown, unknown>>
+      ).value
+    }
+    const oldScope = this.scope!
+    const waited = this.fork(
+      Scope.close(oldScope, Exit.fail(failure)).pipe(Effect.andThen(Effect.exit(this.restartStep(undefined))))
+    )
+    const afterWait = (exit: Exit.Exit<Exit.Exit<unknown, unknown>, unknown>) => {
+      if (this.status >= Stopping) return this.abandonRestart()
+      const stepped = Exit.isSuccess(exit) ? exit.value : exit
+      // the Schedule ended: no more restarts
+      if (Exit.isFailure(stepped) && Pull.isDoneCause(stepped.cause)) return this.abandonRestart(failure)
+      this.construct((built) => {
+        if (this.status >= Stopping) return this.abandonRestart()
+        if (Exit.isFailure(built)) {
+          this.restarting = false
+          const error = ActorError.make(
+            new ActorError.SpawnFailed({
+              actorId: this.id,
+              protocol: this.protocol.name,
+              message: Cause.pretty(built.cause)
+            })
+          )
+          if (!this.mayRestart(policy)) return this.escalate(error)
+          return this.restart(policy, error)
+        }
+        this.impl = built.value
+        this.restarting = false
+        this.drain()
+        this.maybeFinish()
+      })
+    }
+    const done = waited.pollUnsafe()
+    if (done !== undefined) afterWait(done)
+    else {
+      this.track(waited as Fiber.Fiber<unknown, unknown>)
+      waited.addObserver((exit) => {
+        this.fibers?.delete(waited as Fiber.Fiber<unknown, unknown>)
+        afterWait(exit)
+      })
+    }
+  }
+
+  private abandonRestart(failure?: ActorError.ActorError): void {
+    this.restarting = false
+    this.building = false
+    if (failure !== undefined) return this.escalate(failure)
+    this.maybeFinish()
+  }
+
+  /** Supervision gives up: the actor stops, queued messages fail, watchers learn `Failed`. */
+  private escalate(error: ActorError.ActorError): void {
+    if (this.termination !== undefined || this.status === Terminated) return
+    this.status = Stopping
+    this.termination = new T.Failed({ error })
+    this.failPending(this.stoppedError)
+    if (this.fibers !== undefined) for (const fiber of this.fibers) fiber.interruptUnsafe()
+    this.maybeFinish()
   }
 
   /** Calls back once the behaviour is built (undefined) or failed to build (the error). */
   whenStarted(cb: (error: ActorError.ActorError | undefined) => void): void {
     if (this.status === Starting) (this.startObservers ??= []).push(cb)
-    else if (this.termination?._tag === "SpawnFailed") cb(this.termination.error)
-    else cb(undefined)
+    else cb(this.startError)
   }
 
   private notifyStarted(error: ActorError.ActorError | undefined): void {
@@ -202,6 +314,11 @@ export class Cell {
       const i = observers.indexOf(cb)
       if (i >= 0) observers.splice(i, 1)
     }
+  }
+
+  /** How the actor ended, once it has. */
+  get terminationOf(): Termination | undefined {
+    return this.status === Terminated ? this.termination : undefined
   }
 
   get isTerminated(): boolean {
@@ -225,7 +342,7 @@ export class Cell {
     if (this.status === Terminated || this.termination !== undefined) return
     const killed = ActorError.make(new ActorError.Killed({ actorId: this.id }))
     this.status = Stopping
-    this.termination = { _tag: "Killed" }
+    this.termination = T.killed
     this.failPending(killed)
     if (this.fibers !== undefined) for (const fiber of this.fibers) fiber.interruptUnsafe()
     this.maybeFinish()
@@ -266,7 +383,7 @@ export class Cell {
       this.head >= this.queue.length &&
       (this.waiting === undefined || this.waiting.length === 0)
     ) {
-      this.finish(this.termination ?? { _tag: "Stopped" })
+      this.finish(this.termination ?? T.stopped)
     }
   }
 
@@ -282,6 +399,7 @@ export class Cell {
     }
     const scope = this.scope
     if (scope === undefined || this.context === undefined) return notify()
+    // a restart that failed may have closed the scope already: closing twice is harmless
     const fiber = this.fork(Scope.close(scope, termination._tag === "Stopped" ? Exit.void : Exit.interrupt()))
     if (fiber.pollUnsafe() !== undefined) notify()
     else fiber.addObserver(notify)
@@ -359,7 +477,7 @@ export class Cell {
     drainDepth++
     let handled = 0
     try {
-      while (!this.busy && this.head < this.queue.length) {
+      while (!this.busy && !this.building && this.head < this.queue.length) {
         if (++handled > drainBudget) {
           this.schedule(() => {
             this.draining = false
@@ -450,20 +568,23 @@ export class Cell {
   private complete(env: Envelope, exit: Exit.Exit<unknown, unknown>): void {
     const cancelled = env.state === Cancelled
     env.state = Done
-    if (cancelled) return
     const reply = env.reply
-    if (reply !== undefined) {
+    if (!cancelled && reply !== undefined) {
       if (Exit.isSuccess(exit)) return reply(exit)
       if (this.termination?._tag === "Killed" && Cause.hasInterrupts(exit.cause)) {
-        return reply(Exit.fail(ActorError.make(new ActorError.Killed({ actorId: this.id }))))
+        reply(Exit.fail(ActorError.make(new ActorError.Killed({ actorId: this.id }))))
+      } else {
+        reply(Exit.fail(ActorError.fromCause(this.id, env.method.name, exit.cause)))
       }
-      return reply(Exit.fail(ActorError.fromCause(this.id, env.method.name, exit.cause)))
     }
-    if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
-      // a cast has no one to answer: its failure goes to the log, and the actor carries on
-      this.fork!(
+    if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return
+    // a defect, or a cast's failure that no one else will hear of: the supervision policy decides
+    const defect = exit.cause.reasons.some((r) => r._tag === "Die")
+    if (reply === undefined && !defect) {
+      this.fork(
         Effect.logWarning(`troupe: cast ${this.protocol.name}.${env.method.name} on "${this.id}" failed`, exit.cause)
       )
     }
+    if (defect || reply === undefined) this.failed(exit.cause, env.method.name)
   }
 }

@@ -4,7 +4,7 @@
  * Set travel natively), and the way back validates with the same Schema. Every failure is an ActorError
  * with reason DecodeError naming the actor, the method, the part and the Schema issue.
  */
-import { Exit, Schema } from "effect"
+import { Exit, Schema, SchemaAST } from "effect"
 import { Encoder } from "cbor-x"
 import * as ActorError from "../ActorError.ts"
 import type { Method } from "../Protocol.ts"
@@ -22,13 +22,59 @@ interface SchemaCodec {
 
 const codecs = new WeakMap<Schema.Top, SchemaCodec>()
 
+/** Declarations whose runtime values cbor-x carries as they are (their type parameters are checked too). */
+const cborNative = new Set([
+  "effect/schema/Date",
+  "effect/schema/Uint8Array",
+  "effect/schema/ReadonlyMap",
+  "effect/schema/ReadonlySet"
+])
+
+const representationId = (ast: SchemaAST.Declaration): unknown =>
+  (ast.annotations?.representation as { readonly id?: unknown } | undefined)?.id
+
+/**
+ * Whether a Schema's Encoded form is made only of what CBOR carries natively: primitives, arrays, plain
+ * objects, Date, Uint8Array, bigint, Map and Set. Effect's own data types (Option, Chunk, HashMap,
+ * DateTime, Duration, Exit, Error, ...) encode to themselves, which CBOR would turn into plain objects.
+ */
+const isCborSafe = (schema: Schema.Top): boolean => {
+  const seen = new Set<SchemaAST.AST>()
+  const safe = (ast: SchemaAST.AST): boolean => {
+    const encoded = SchemaAST.toEncoded(ast)
+    if (seen.has(encoded)) return true
+    seen.add(encoded)
+    switch (encoded._tag) {
+      case "Declaration":
+        return cborNative.has(representationId(encoded) as string) && encoded.typeParameters.every(safe)
+      case "Objects":
+        return (
+          encoded.propertySignatures.every((ps) => safe(ps.type)) &&
+          encoded.indexSignatures.every((is) => safe(is.parameter) && safe(is.type))
+        )
+      case "Arrays":
+        return encoded.elements.every(safe) && encoded.rest.every(safe)
+      case "Union":
+        return encoded.types.every(safe)
+      case "Suspend":
+        return safe(encoded.thunk())
+      default:
+        return true
+    }
+  }
+  return safe(schema.ast)
+}
+
+/**
+ * The codec a value travels with: the Schema itself when its Encoded form is CBOR-native (so bytes,
+ * dates and bigints stay binary), otherwise the Schema's canonical JSON codec, which gives every Effect
+ * data type a plain form. Both ends derive the same codec from the same Schema.
+ */
 const codecOf = (schema: Schema.Top): SchemaCodec => {
   let c = codecs.get(schema)
   if (c === undefined) {
-    c = {
-      encode: Schema.encodeUnknownExit(schema as Schema.Codec<unknown, unknown>),
-      decode: Schema.decodeUnknownExit(schema as Schema.Codec<unknown, unknown>)
-    }
+    const wire = (isCborSafe(schema) ? schema : Schema.toCodecJson(schema)) as Schema.Codec<unknown, unknown>
+    c = { encode: Schema.encodeUnknownExit(wire), decode: Schema.decodeUnknownExit(wire) }
     codecs.set(schema, c)
   }
   return c

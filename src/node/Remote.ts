@@ -4,7 +4,7 @@
  * length-prefixed CBOR batches. Same ActorRef; a dropped connection fails what is in flight with
  * Disconnected.
  */
-import { Context, Effect, Exit, Layer, type Redacted, type Scope } from "effect"
+import { Context, Effect, Exit, Layer, Pull, type Redacted, Schedule, Scope } from "effect"
 import * as Redact from "effect/Redacted"
 import * as net from "node:net"
 import * as tls from "node:tls"
@@ -13,6 +13,7 @@ import { ActorSystem } from "../ActorSystem.ts"
 import type { Backend } from "../Backend.ts"
 import { DEFAULT_MAX_FRAME } from "../internal/wire/framing.ts"
 import { Link } from "../internal/wire/link.ts"
+import * as Supervision from "../Supervision.ts"
 import { overLinks } from "./internal/backend.ts"
 import { ClientAuth, FramedSocket, newSession, PRE_AUTH_MAX_FRAME } from "./internal/tcp.ts"
 
@@ -39,12 +40,27 @@ export interface Options {
   readonly connectTimeout?: number | undefined
   /** Largest batch accepted from the server, in bytes. Default 64 MiB. */
   readonly maxFrame?: number | undefined
+  /**
+   * Reconnecting after the connection drops: with backoff between attempts (default 100 ms growing to
+   * 5 s, with jitter, without end), or not (`false`). The session survives a reconnect within the
+   * server's session TTL, so refs keep working; a server that restarted is another node, and refs to
+   * its predecessor fail with NodeRestarted.
+   */
+  readonly reconnect?: { readonly backoff?: Supervision.Backoff; readonly maxAttempts?: number } | false | undefined
+  /**
+   * Heartbeats: a PING after `interval` ms of quiet; a server that sends nothing for `timeout` ms is
+   * taken for gone (a dead host or a broken path does not always close the socket). Default 1 000 and
+   * 5 000 ms; `false` turns them off.
+   */
+  readonly heartbeat?: { readonly interval: number; readonly timeout: number } | false | undefined
 }
 
 /** The TCP backend, with its connection. */
 export interface RemoteBackend extends Backend {
-  /** The server's node id. */
+  /** The server's node id (of the current connection). */
   readonly node: string
+  /** Whether the connection is up now. */
+  readonly connected: boolean
   /** Drops the connection abruptly (no BYE), as a network failure would: for fault tests. */
   readonly drop: Effect.Effect<void>
 }
@@ -53,21 +69,31 @@ const unreachable = (node: string, message: string) => ActorError.make(new Actor
 
 const disconnected = (node: string, message: string) => ActorError.make(new ActorError.Disconnected({ node, message }))
 
-/** Connects, authenticates and says HELLO; the link is closed with the scope. */
-const connect = (
-  options: Options
-): Effect.Effect<{ link: Link; framed: FramedSocket }, ActorError.ActorError, Scope.Scope> =>
+interface Connection {
+  readonly link: Link
+  readonly framed: FramedSocket
+}
+
+/** Connects, authenticates and says HELLO. */
+const connectOnce = (
+  options: Options,
+  session: string,
+  linkOptions: {
+    readonly resolve: (node: string) => Link | ActorError.ActorError
+    readonly onLost: (link: Link) => void
+  }
+): Effect.Effect<Connection, ActorError.ActorError, never> =>
   Effect.gen(function* () {
     const node = `${options.host}:${options.port}`
     const system = yield* ActorSystem
     const context = yield* Effect.context<never>()
     const secret = options.secret === undefined ? undefined : Buffer.from(Redact.value(options.secret), "utf8")
     const connectTimeout = options.connectTimeout ?? 10_000
-    const session = newSession()
+    const heartbeat = options.heartbeat === false ? undefined : (options.heartbeat ?? { interval: 1000, timeout: 5000 })
 
-    const open = Effect.callback<{ link: Link; framed: FramedSocket }, ActorError.ActorError>((resume) => {
+    return yield* Effect.callback<Connection, ActorError.ActorError>((resume) => {
       let settled = false
-      const settle = (exit: Exit.Exit<{ link: Link; framed: FramedSocket }, ActorError.ActorError>) => {
+      const settle = (exit: Exit.Exit<Connection, ActorError.ActorError>) => {
         if (settled) return
         settled = true
         clearTimeout(timer)
@@ -112,7 +138,10 @@ const connect = (
             {
               peerLabel: node,
               host: { system, behaviours: new Map(), context },
-              lost: disconnected
+              lost: disconnected,
+              resolve: linkOptions.resolve,
+              heartbeat,
+              onClose: () => linkOptions.onLost(link)
             }
           )
           framed.listen(
@@ -137,10 +166,92 @@ const connect = (
       })
       return Effect.sync(() => settle(Exit.fail(unreachable(node, "interrupted"))))
     })
+  })
 
-    return yield* Effect.acquireRelease(open, ({ link }) =>
-      Effect.sync(() => link.bye("the client is leaving", disconnected(link.peer, "the client closed the connection")))
+/**
+ * Connects (the Layer fails if the first connection does), then keeps the connection: a lost one is
+ * reconnected in the background with backoff, in the same session.
+ */
+const make = (options: Options): Effect.Effect<RemoteBackend, ActorError.ActorError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const session = newSession()
+    const address = `${options.host}:${options.port}`
+    const scope = yield* Effect.scope
+    const context = yield* Effect.context<never>()
+    let current: Connection | undefined
+    let closing = false
+    let reconnecting = false
+
+    const resolve = (node: string): Link | ActorError.ActorError => {
+      if (current === undefined || current.link.status !== "open") {
+        return disconnected(node, `the connection to ${address} is down${reconnecting ? " (reconnecting)" : ""}`)
+      }
+      if (current.link.peer !== node) {
+        return ActorError.make(new ActorError.NodeRestarted({ node, now: current.link.peer }))
+      }
+      return current.link
+    }
+
+    const reconnectPolicy = options.reconnect === false ? undefined : (options.reconnect ?? {})
+    const reconnect: Effect.Effect<void> = Effect.gen(function* () {
+      if (reconnectPolicy === undefined) return
+      const step = yield* Schedule.toStepWithSleep(
+        Supervision.scheduleOf(
+          Supervision.restart({
+            maxRestarts: Number.POSITIVE_INFINITY,
+            backoff: { initial: "100 millis", max: "5 seconds", ...reconnectPolicy.backoff }
+          }) as Extract<Supervision.Supervision, { _tag: "Restart" }>
+        )
+      )
+      const maxAttempts = reconnectPolicy.maxAttempts ?? Number.POSITIVE_INFINITY
+      for (let attempt = 1; attempt <= maxAttempts && !closing; attempt++) {
+        const waited = yield* Effect.exit(step(undefined))
+        if (Exit.isFailure(waited) && Pull.isDoneCause(waited.cause)) return
+        if (closing) return
+        const next = yield* Effect.exit(connectOnce(options, session, { resolve, onLost }))
+        if (Exit.isSuccess(next)) {
+          if (closing) return next.value.link.bye("the client is leaving", disconnected(address, "closed"))
+          current = next.value
+          return
+        }
+      }
+    }).pipe(
+      Effect.ensuring(
+        Effect.sync(() => {
+          reconnecting = false
+        })
+      )
     )
+
+    const onLost = (link: Link) => {
+      if (closing || current?.link !== link || reconnecting) return
+      reconnecting = true
+      Effect.runForkWith(context)(reconnect.pipe(Effect.forkIn(scope)))
+    }
+
+    current = yield* connectOnce(options, session, { resolve, onLost })
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.sync(() => {
+        closing = true
+        current?.link.bye("the client is leaving", disconnected(current.link.peer, "the client closed the connection"))
+      })
+    )
+
+    const backend: RemoteBackend = {
+      ...overLinks("remote", () => {
+        const link = current?.link
+        return link === undefined ? disconnected(address, "not connected") : resolve(link.peer)
+      }),
+      get node() {
+        return current?.link.peer ?? address
+      },
+      get connected() {
+        return current !== undefined && current.link.status === "open"
+      },
+      drop: Effect.sync(() => current?.framed.destroy("dropped"))
+    }
+    return backend
   })
 
 /**
@@ -156,13 +267,6 @@ const connect = (
 export class Remote extends Context.Service<Remote, RemoteBackend>()("troupe/node/Remote") {
   /** One authenticated connection to a remote node; closing the Layer's scope closes it. */
   static layer(options: Options): Layer.Layer<Remote, ActorError.ActorError> {
-    return Layer.effect(
-      Remote,
-      Effect.map(connect(options), ({ link, framed }) => ({
-        ...overLinks("remote", () => link),
-        node: link.peer,
-        drop: Effect.sync(() => framed.destroy("dropped"))
-      }))
-    )
+    return Layer.effect(Remote, make(options))
   }
 }

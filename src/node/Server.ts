@@ -42,6 +42,11 @@ export interface ServeOptions {
   readonly sessionTtl?: number | undefined
   /** How long actors may take to stop when the server closes, in ms. Default 5 000. */
   readonly stopTimeout?: number | undefined
+  /**
+   * Heartbeats: a PING after `interval` ms of quiet; a client that sends nothing for `timeout` ms is
+   * disconnected (its actors wait `sessionTtl` for it to come back). Default 2 000 and 10 000 ms.
+   */
+  readonly heartbeat?: { readonly interval: number; readonly timeout: number } | false | undefined
 }
 
 /** A running server. */
@@ -163,6 +168,8 @@ export const serve = (options: ServeOptions): Effect.Effect<RemoteServer, ActorE
               context: Context.add(loaded.context, ActorSystem, session.system)
             },
             lost: disconnected,
+            heartbeat:
+              options.heartbeat === false ? undefined : (options.heartbeat ?? { interval: 2000, timeout: 10_000 }),
             onClose: () => {
               links.delete(current)
               session.links.delete(current)

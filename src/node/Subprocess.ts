@@ -8,6 +8,7 @@ import type * as ActorError from "../ActorError.ts"
 import { hostHref } from "./internal/entry.ts"
 import { startChild } from "./internal/handles.ts"
 import * as Pool from "./internal/pool.ts"
+import type * as Supervision from "../Supervision.ts"
 
 /** Options of the child-process backend. */
 export interface Options {
@@ -23,6 +24,14 @@ export interface Options {
   readonly execArgv?: ReadonlyArray<string> | undefined
   /** Environment of the children. Default: the parent's. */
   readonly env?: NodeJS.ProcessEnv | undefined
+  /**
+   * What happens when a child dies (crashes, exits, is killed): it is started again per this policy
+   * (default: up to 3 restarts within 10 seconds, backoff from 50 ms to 2 s), or not (`false`). Refs
+   * to the dead child's actors fail with PeerDied either way.
+   */
+  readonly restart?: Supervision.Supervision | false | undefined
+  /** Spawn the dead child's actors again on its replacement (same ids, fresh state). Default false. */
+  readonly respawn?: boolean | undefined
   /** @internal wire version to announce (tests) */
   readonly wireVersion?: number | undefined
 }
@@ -46,6 +55,8 @@ export class Subprocess extends Context.Service<Subprocess, Pool.PoolBackend>()(
       startTimeout: options.startTimeout ?? 30_000,
       stopTimeout: options.stopTimeout ?? 3_000,
       version: options.wireVersion,
+      restart: options.restart ?? Pool.defaultRestart,
+      respawn: options.respawn ?? false,
       start: (_index, nodeId) =>
         startChild({ nodeId, href: hostHref(options.host), execArgv: options.execArgv, env: options.env })
     })

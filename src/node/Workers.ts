@@ -8,6 +8,7 @@ import type * as ActorError from "../ActorError.ts"
 import { hostHref } from "./internal/entry.ts"
 import { startWorker } from "./internal/handles.ts"
 import * as Pool from "./internal/pool.ts"
+import type * as Supervision from "../Supervision.ts"
 
 /** Options of the worker-thread backend. */
 export interface Options {
@@ -26,6 +27,14 @@ export interface Options {
   readonly spin?: number | undefined
   /** Extra `execArgv` for the workers (they inherit the parent's, so `tsx` keeps working). */
   readonly execArgv?: ReadonlyArray<string> | undefined
+  /**
+   * What happens when a worker dies (crashes, exits, is killed): it is started again per this policy
+   * (default: up to 3 restarts within 10 seconds, backoff from 50 ms to 2 s), or not (`false`). Refs
+   * to the dead worker's actors fail with PeerDied either way.
+   */
+  readonly restart?: Supervision.Supervision | false | undefined
+  /** Spawn the dead worker's actors again on its replacement (same ids, fresh state). Default false. */
+  readonly respawn?: boolean | undefined
   /** @internal wire version to announce (tests) */
   readonly wireVersion?: number | undefined
 }
@@ -49,6 +58,8 @@ export class Workers extends Context.Service<Workers, Pool.PoolBackend>()("troup
       startTimeout: options.startTimeout ?? 30_000,
       stopTimeout: options.stopTimeout ?? 3_000,
       version: options.wireVersion,
+      restart: options.restart ?? Pool.defaultRestart,
+      respawn: options.respawn ?? false,
       start: (_index, nodeId) =>
         startWorker({ nodeId, href: hostHref(options.host), execArgv: options.execArgv, spin: options.spin ?? 50 })
     })

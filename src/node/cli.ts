@@ -23,6 +23,7 @@ options:
   --max-frame <bytes>         largest batch accepted from a client (default 67108864)
   --handshake-timeout <ms>    time a client has to authenticate (default 5000)
   --session-ttl <ms>          how long a disconnected client's actors are kept (default 30000)
+  --heartbeat-timeout <ms>    a client silent this long is disconnected (default 10000; 0 = off)
   -h, --help                  this text
 
 A non-loopback --host requires --secret-file (or TROUPE_SECRET) or TLS.`
@@ -38,6 +39,13 @@ const number = (name: string, value: string | undefined): number | undefined => 
   return Number.isInteger(n) && n >= 0 ? n : fail(`--${name} must be a non-negative integer, got "${value}"`)
 }
 
+const heartbeatOf = (timeout: number | undefined): Server.ServeOptions["heartbeat"] =>
+  timeout === undefined
+    ? undefined
+    : timeout === 0
+      ? false
+      : { interval: Math.max(1, Math.floor(timeout / 5)), timeout }
+
 const serve = (args: Array<string>) => {
   const { values, positionals } = parseArgs({
     args,
@@ -51,6 +59,7 @@ const serve = (args: Array<string>) => {
       "max-frame": { type: "string" },
       "handshake-timeout": { type: "string" },
       "session-ttl": { type: "string" },
+      "heartbeat-timeout": { type: "string" },
       help: { type: "boolean", short: "h" }
     }
   })
@@ -92,7 +101,8 @@ const serve = (args: Array<string>) => {
     tls,
     maxFrame: number("max-frame", values["max-frame"]),
     handshakeTimeout: number("handshake-timeout", values["handshake-timeout"]),
-    sessionTtl: number("session-ttl", values["session-ttl"])
+    sessionTtl: number("session-ttl", values["session-ttl"]),
+    heartbeat: heartbeatOf(number("heartbeat-timeout", values["heartbeat-timeout"]))
   }
   const program = Effect.gen(function* () {
     const server = yield* Server.serve(options)

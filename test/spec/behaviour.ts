@@ -4,7 +4,7 @@
  * the actor lives.
  */
 import { assert, expect, layer } from "@effect/vitest"
-import { Effect, Exit, Fiber, type Layer, Stream } from "effect"
+import { Chunk, DateTime, Duration, Effect, Exit, Fiber, HashMap, type Layer, Option, Stream } from "effect"
 import { Actor, ActorError, type ActorRef, type Protocol } from "troupe"
 import { DivideByZero, Gate, Person, Worker } from "../fixtures/spec-actors.ts"
 
@@ -243,6 +243,39 @@ export const behaviourSpec = (label: string, options: SpecOptions) => {
         expect(described.doubled).toBe(2n ** 71n)
         assert.instanceOf(described.bytes, Uint8Array)
         expect(described.bytes[999]).toBe(8)
+      })
+    )
+
+    it.effect("Option, HashMap, Chunk, DateTime and Duration survive the trip", () =>
+      Effect.gen(function* () {
+        const calc = yield* spawn(Worker, fresh("effect-data"))
+        const out = yield* calc.effectData({
+          nickname: Option.some("ada"),
+          scores: HashMap.make(["ada", 3], ["bob", 9]),
+          samples: Chunk.make(1, 2, 3),
+          at: DateTime.makeUnsafe(Date.UTC(2026, 10, 20)),
+          timeout: Duration.seconds(5),
+          avatar: new Uint8Array([4, 5])
+        })
+        expect(Option.getOrNull(out.nickname)).toBe("ADA")
+        expect(Option.getOrNull(out.best)).toBe("bob")
+        assert.isTrue(Chunk.isChunk(out.samples))
+        expect(Chunk.toReadonlyArray(out.samples)).toEqual([2, 4, 6])
+        assert.isTrue(DateTime.isDateTime(out.nextDay))
+        expect(DateTime.toEpochMillis(out.nextDay)).toBe(Date.UTC(2026, 10, 21))
+        expect(Duration.toMillis(out.timeout)).toBe(10_000)
+        assert.instanceOf(out.avatar, Uint8Array)
+        expect(Array.from(out.avatar)).toEqual([4, 5])
+        const none = yield* calc.effectData({
+          nickname: Option.none(),
+          scores: HashMap.empty(),
+          samples: Chunk.empty(),
+          at: DateTime.makeUnsafe(0),
+          timeout: Duration.zero,
+          avatar: new Uint8Array(0)
+        })
+        assert.isTrue(Option.isNone(none.nickname))
+        assert.isTrue(Option.isNone(none.best))
       })
     )
   })

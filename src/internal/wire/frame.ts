@@ -33,7 +33,7 @@ export const END = 7
 export const DEMAND = 8
 /** [INTERRUPT, reqId] — the caller gave up: stop the handler or the stream. */
 export const INTERRUPT = 9
-/** [SPAWN, reqId, protocol, actorId, capacity | null, overflow | null, getOrSpawn] */
+/** [SPAWN, reqId, protocol, actorId, capacity | null, overflow | null, getOrSpawn, supervision | null] */
 export const SPAWN = 10
 /** [LOOKUP, reqId, protocol, actorId] */
 export const LOOKUP = 11
@@ -69,6 +69,12 @@ export const T_UNSUB = 21
 export const T_PUB = 22
 /** [T_ACK, topic, n] — n publications handled: n more credit. */
 export const T_ACK = 23
+/** [WATCH, reqId, actorId, incarnation] — answered by a REPLY carrying the Termination, when it ends. */
+export const WATCH = 24
+/** [PING] — a heartbeat, sent when the link has been quiet. */
+export const PING = 25
+/** [PONG] — the answer to PING. */
+export const PONG = 26
 
 /** Outcome tags of REPLY and END. */
 export const OK = 0
@@ -105,7 +111,10 @@ export const names: ReadonlyArray<string> = [
   "T_SUB",
   "T_UNSUB",
   "T_PUB",
-  "T_ACK"
+  "T_ACK",
+  "WATCH",
+  "PING",
+  "PONG"
 ]
 
 const isId = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 0 && u <= MAX_REQUEST_ID
@@ -146,7 +155,7 @@ export const check = (frame: unknown): string | undefined => {
     case INTERRUPT:
       return f.length === 2 && isId(f[1]) ? undefined : "malformed INTERRUPT"
     case SPAWN:
-      return f.length === 7 &&
+      return f.length === 8 &&
         isId(f[1]) &&
         isString(f[2]) &&
         isString(f[3]) &&
@@ -186,6 +195,11 @@ export const check = (frame: unknown): string | undefined => {
       return f.length === 3 && isString(f[1]) ? undefined : "malformed T_PUB"
     case T_ACK:
       return f.length === 3 && isString(f[1]) && isId(f[2]) && f[2] > 0 ? undefined : "malformed T_ACK"
+    case WATCH:
+      return f.length === 4 && isId(f[1]) && isString(f[2]) && isId(f[3]) ? undefined : "malformed WATCH"
+    case PING:
+    case PONG:
+      return f.length === 1 ? undefined : `malformed ${names[f[0] as number]}`
     default:
       return `unknown frame type ${typeof f[0] === "number" ? f[0] : typeof f[0]}`
   }

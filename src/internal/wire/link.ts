@@ -4,13 +4,16 @@
  * other (client role: pending requests by id) and serve calls to its own actors (server role: the
  * local ActorSystem and the behaviours it allows peers to spawn). Frames of one tick go out as one batch.
  */
-import { Cause, Context, Effect, Exit, Fiber, Queue, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Queue, Schema, Stream } from "effect"
 import * as ActorError from "../../ActorError.ts"
 import * as ActorRef from "../../ActorRef.ts"
 import type { ActorSystem } from "../../ActorSystem.ts"
 import type * as Behaviour from "../../Behaviour.ts"
 import type { MailboxOptions } from "../../Mailbox.ts"
 import type { Method, Protocol } from "../../Protocol.ts"
+import * as Supervision from "../../Supervision.ts"
+import * as T from "../../Termination.ts"
+import type { Termination } from "../../Termination.ts"
 import { Admitted, Envelope, Full, WaitingForRoom, type Cell } from "../cell.ts"
 import * as codec from "../codec.ts"
 import * as F from "./frame.ts"
@@ -55,6 +58,14 @@ export interface LinkOptions {
    * child, Disconnected for a TCP peer.
    */
   readonly lost?: ((node: string, message: string) => ActorError.ActorError) | undefined
+  /**
+   * The link that refs made on this one should use now, given the node they were made for: a TCP
+   * client that reconnected hands its new link; a server that restarted (another node id) gets an error.
+   * Default: this link.
+   */
+  readonly resolve?: ((node: string) => Link | ActorError.ActorError) | undefined
+  /** Heartbeats: a PING after `interval` ms of quiet; no frame at all for `timeout` ms closes the link. */
+  readonly heartbeat?: { readonly interval: number; readonly timeout: number } | undefined
 }
 
 const peerDied = (node: string, message: string) => ActorError.make(new ActorError.PeerDied({ node, message }))
@@ -91,7 +102,14 @@ class PendingControl {
   }
 }
 
-type Pending = PendingCall | PendingStream | PendingControl
+class PendingWatch {
+  readonly resume: (termination: Termination) => void
+  constructor(resume: (termination: Termination) => void) {
+    this.resume = resume
+  }
+}
+
+type Pending = PendingCall | PendingStream | PendingControl | PendingWatch
 
 /** Server side of a stream: its envelope until the handler answers, then the fiber that runs it. */
 class InboundStream {
@@ -124,6 +142,9 @@ export class Link {
   private readonly runFork: <A, E>(effect: Effect.Effect<A, E, never>) => Fiber.Fiber<A, E>
   private readonly flushTask = () => this.flush()
   private readonly batchLimit: number
+  private lastHeard = Date.now()
+  private lastSent = Date.now()
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined = undefined
 
   /** The error for requests in flight when the peer goes away. */
   lost(message: string): ActorError.ActorError {
@@ -167,6 +188,7 @@ export class Link {
     if (this.status === "closed") return
     const wasOpen = this.status === "open"
     this.status = "closed"
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer)
     if (wasOpen) this.options.host.system.router.detach(this, error)
     this.closeError = error
     const exit = Exit.fail(error)
@@ -174,8 +196,10 @@ export class Link {
     this.openWaiters = []
     const pending = Array.from(this.pending.values())
     this.pending.clear()
+    const down = new T.NodeDown({ node: this.peer, message: error.message })
     for (const p of pending) {
       if (p instanceof PendingStream) Queue.failCauseUnsafe(p.queue, Cause.fail(error))
+      else if (p instanceof PendingWatch) p.resume(down)
       else p.resume(exit)
     }
     // nobody is left to answer: queued requests of the peer are dropped, running ones interrupted
@@ -188,6 +212,24 @@ export class Link {
     } finally {
       this.options.onClose?.(error)
     }
+  }
+
+  private startHeartbeat(): void {
+    const heartbeat = this.options.heartbeat
+    if (heartbeat === undefined) return
+    const tick = Math.max(1, Math.min(heartbeat.interval, heartbeat.timeout / 2))
+    this.heartbeatTimer = setInterval(() => {
+      const now = Date.now()
+      if (now - this.lastHeard > heartbeat.timeout) {
+        return this.fail(
+          this.lost(
+            `nothing heard from ${this.peer} for ${heartbeat.timeout} ms; requests in flight have an unknown outcome`
+          )
+        )
+      }
+      if (now - this.lastSent >= heartbeat.interval) this.write([F.PING])
+    }, tick)
+    this.heartbeatTimer.unref?.()
   }
 
   /** Closes the link because the peer broke the protocol, telling it why first. */
@@ -228,6 +270,7 @@ export class Link {
       // a value the Schema let through but CBOR cannot encode: fail those requests rather than the link
       return this.flushOneByOne(frames, e)
     }
+    this.lastSent = Date.now()
     this.transport.write(bytes)
   }
 
@@ -256,7 +299,7 @@ export class Link {
         new ActorError.DecodeError({ actorId: String(frame[2]), method: String(frame[3]), part: "payload", message })
       )
       if (p instanceof PendingStream) Queue.failCauseUnsafe(p.queue, Cause.fail(error))
-      else p?.resume(Exit.fail(error))
+      else if (p instanceof PendingCall || p instanceof PendingControl) p.resume(Exit.fail(error))
     }
   }
 
@@ -270,6 +313,7 @@ export class Link {
   /** Handles one batch from the transport. */
   receive(bytes: Uint8Array): void {
     if (this.status === "closed") return
+    if (this.heartbeatTimer !== undefined) this.lastHeard = Date.now()
     let frames: unknown
     try {
       frames = codec.cbor.decode(bytes)
@@ -314,11 +358,17 @@ export class Link {
       case F.INTERRUPT:
         return this.onInterrupt(f[1])
       case F.SPAWN:
-        return this.onSpawn(f[1], f[2], f[3], f[4], f[5], f[6])
+        return this.onSpawn(f[1], f[2], f[3], f[4], f[5], f[6], f[7])
       case F.LOOKUP:
         return this.onLookup(f[1], f[2], f[3])
       case F.STOP:
         return this.onStop(f[1], f[2], f[3], f[4])
+      case F.WATCH:
+        return this.onWatch(f[1], f[2], f[3])
+      case F.PING:
+        return this.write([F.PONG])
+      case F.PONG:
+        return
       case F.FAILED:
         return this.peerFailed(f[1])
       case F.BYE:
@@ -352,6 +402,7 @@ export class Link {
     this.peerKinds = (f[4] as Array<unknown>).filter((k): k is string => typeof k === "string")
     this.status = "open"
     this.options.host.system.router.attach(this)
+    this.startHeartbeat()
     const waiters = this.openWaiters
     this.openWaiters = []
     for (const w of waiters) w(undefined)
@@ -395,7 +446,27 @@ export class Link {
 
   /** The endpoint of an actor on the peer. */
   endpoint(protocol: Protocol.Any, actorId: string, incarnation: number): ActorRef.Endpoint {
-    return new RemoteEndpoint(this, protocol, actorId, incarnation)
+    return new RemoteEndpoint(this, this.peer, protocol, actorId, incarnation)
+  }
+
+  /** The link to use for a ref made for `node` (see LinkOptions.resolve). */
+  resolve(node: string): Link | ActorError.ActorError {
+    return this.options.resolve === undefined ? this : this.options.resolve(node)
+  }
+
+  /** Completes when the actor ends, with how; NodeDown if this link closes first. */
+  watch(actorId: string, incarnation: number): Effect.Effect<Termination> {
+    return Effect.callback<Termination>((resume) => {
+      if (this.status === "closed") {
+        return resume(Exit.succeed(new T.NodeDown({ node: this.peer, message: this.closeError!.message })))
+      }
+      const id = this.newId()
+      this.pending.set(id, new PendingWatch((t) => resume(Exit.succeed(t))))
+      this.write([F.WATCH, id, actorId, incarnation])
+      return Effect.sync(() => {
+        this.pending.delete(id)
+      })
+    })
   }
 
   /** @internal used by RemoteEndpoint */
@@ -489,7 +560,8 @@ export class Link {
     protocol: Protocol.Any,
     id: string,
     mailbox: MailboxOptions | undefined,
-    getOrSpawn: boolean
+    getOrSpawn: boolean,
+    supervision?: Supervision.Supervision | undefined
   ): Effect.Effect<ActorRef.ActorRef<any>, ActorError.ActorError> {
     return Effect.map(
       this.control((req) => [
@@ -499,7 +571,8 @@ export class Link {
         id,
         mailbox?.capacity ?? null,
         mailbox?.overflow ?? null,
-        getOrSpawn
+        getOrSpawn,
+        Supervision.encode(supervision)
       ]),
       (incarnation) => ActorRef.make(this.endpoint(protocol, id, incarnation as number))
     )
@@ -517,6 +590,14 @@ export class Link {
     if (p === undefined) return // interrupted meanwhile
     this.pending.delete(id)
     if (p instanceof PendingCall) return p.resume(decodeOutcome(p.actorId, p.method, outcome, value))
+    if (p instanceof PendingWatch) {
+      const decoded = decodeTermination(value)
+      return p.resume(
+        Exit.isSuccess(decoded)
+          ? decoded.value
+          : new T.NodeDown({ node: this.peer, message: "a malformed termination notice" })
+      )
+    }
     if (p instanceof PendingControl) {
       if (outcome !== F.OK) return p.resume(Exit.fail(codec.decodeActorErrorOrDecodeError(value)))
       if (value !== null && (typeof value !== "number" || !Number.isInteger(value))) {
@@ -712,8 +793,11 @@ export class Link {
     actorId: string,
     capacity: number | null,
     overflow: "suspend" | "fail" | null,
-    getOrSpawn: boolean
+    getOrSpawn: boolean,
+    encodedSupervision: unknown
   ): void {
+    const supervision = Supervision.decode(encodedSupervision)
+    if (supervision === "invalid") return this.protocolError("malformed supervision in SPAWN")
     const behaviour = this.options.host.behaviours.get(protocolName)
     if (behaviour === undefined) {
       return this.replyError(F.REPLY, id, ActorError.make(new ActorError.UnknownProtocol({ protocol: protocolName })))
@@ -724,8 +808,8 @@ export class Link {
       ...(overflow !== null ? { overflow } : {})
     }
     const spawn = getOrSpawn
-      ? system.getOrSpawnFrom(behaviour.protocol, behaviour, { id: actorId, mailbox })
-      : system.spawnFrom(behaviour.protocol, behaviour, { id: actorId, mailbox })
+      ? system.getOrSpawnFrom(behaviour.protocol, behaviour, { id: actorId, mailbox, supervision })
+      : system.spawnFrom(behaviour.protocol, behaviour, { id: actorId, mailbox, supervision })
     this.runFork(
       Effect.exit(spawn).pipe(
         Effect.map((exit) => {
@@ -752,6 +836,14 @@ export class Link {
       )
     }
     this.write([F.REPLY, id, F.OK, cell.incarnation])
+  }
+
+  private onWatch(id: number, actorId: string, incarnation: number): void {
+    const system = this.options.host.system
+    const cell = system.cellOf(actorId)
+    const answer = (t: Termination) => this.write([F.REPLY, id, F.OK, encodeTermination(t)])
+    if (cell === undefined || cell.incarnation !== incarnation) return answer(system.terminationOf(incarnation))
+    cell.whenTerminated(answer)
   }
 
   private onStop(id: number, actorId: string, incarnation: number, kill: boolean): void {
@@ -833,32 +925,61 @@ const decodeOutcome = (
 
 /** The endpoint of an actor on the other side of a link. */
 class RemoteEndpoint implements ActorRef.Endpoint {
-  readonly link: Link
+  private readonly link: Link
+  /** The node the actor lives on (a reconnected link to another node must not reach it). */
+  private readonly node: string
   readonly protocol: Protocol.Any
   readonly id: string
   readonly incarnation: number
-  constructor(link: Link, protocol: Protocol.Any, id: string, incarnation: number) {
+  constructor(link: Link, node: string, protocol: Protocol.Any, id: string, incarnation: number) {
     this.link = link
+    this.node = node
     this.protocol = protocol
     this.id = id
     this.incarnation = incarnation
   }
   get location(): string {
-    return this.link.peer
+    return this.node
+  }
+  private with<A, E>(f: (link: Link) => Effect.Effect<A, E>): Effect.Effect<A, E | ActorError.ActorError> {
+    return Effect.suspend((): Effect.Effect<A, E | ActorError.ActorError> => {
+      const link = this.link.resolve(this.node)
+      return link instanceof Link ? f(link) : Exit.fail(link)
+    })
   }
   call(method: Method, payload: unknown) {
-    return this.link.call(this.id, this.incarnation, method, payload)
+    return this.with((link) => link.call(this.id, this.incarnation, method, payload))
   }
   cast(method: Method, payload: unknown) {
-    return this.link.cast(this.id, this.incarnation, method, payload)
+    return this.with((link) => link.cast(this.id, this.incarnation, method, payload))
   }
-  stream(method: Method, payload: unknown) {
-    return this.link.stream(this.id, this.incarnation, method, payload)
+  stream(method: Method, payload: unknown): Stream.Stream<unknown, unknown> {
+    return Stream.unwrap(
+      Effect.map(
+        this.with((link) => Effect.succeed(link)),
+        (link) => link.stream(this.id, this.incarnation, method, payload)
+      )
+    )
   }
   get stop(): Effect.Effect<void, ActorError.ActorError> {
-    return Effect.asVoid(this.link.control((req) => [F.STOP, req, this.id, this.incarnation, false]))
+    return this.with((link) => Effect.asVoid(link.control((req) => [F.STOP, req, this.id, this.incarnation, false])))
   }
   get kill(): Effect.Effect<void, ActorError.ActorError> {
-    return Effect.asVoid(this.link.control((req) => [F.STOP, req, this.id, this.incarnation, true]))
+    return this.with((link) => Effect.asVoid(link.control((req) => [F.STOP, req, this.id, this.incarnation, true])))
   }
+  get watch(): Effect.Effect<Termination> {
+    return Effect.suspend(() => {
+      const link = this.link.resolve(this.node)
+      return link instanceof Link
+        ? link.watch(this.id, this.incarnation)
+        : Exit.succeed(new T.NodeDown({ node: this.node, message: link.message }))
+    })
+  }
+}
+
+const encodeTerminationExit = Schema.encodeUnknownExit(T.Termination)
+const decodeTermination = Schema.decodeUnknownExit(T.Termination)
+const encodeTermination = (t: Termination): unknown => {
+  const exit = encodeTerminationExit(t)
+  return Exit.isSuccess(exit) ? exit.value : { _tag: "Stopped" }
 }

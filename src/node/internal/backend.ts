@@ -9,8 +9,12 @@ import type { Backend, SpawnOptions } from "../../Backend.ts"
 import type { Link } from "../../internal/wire/link.ts"
 import type { Protocol } from "../../Protocol.ts"
 
-/** Builds a Backend that reaches actor `id` through `linkFor(id)`. */
-export const overLinks = (name: string, linkFor: (id: string) => Link): Backend => {
+/** Builds a Backend that reaches actor `id` through `linkFor(id)`; `spawned` hears of each spawn. */
+export const overLinks = (
+  name: string,
+  linkFor: (id: string) => Link | ActorError.ActorError,
+  spawned?: (protocol: Protocol.Any, options: SpawnOptions, link: Link, ref: ActorRef<any>) => void
+): Backend => {
   const spawnOn = <P extends Protocol.Any>(
     protocol: P,
     options: SpawnOptions,
@@ -18,21 +22,30 @@ export const overLinks = (name: string, linkFor: (id: string) => Link): Backend 
   ): Effect.Effect<ActorRef<P>, ActorError.ActorError> =>
     Effect.suspend(() => {
       const link = linkFor(options.id)
+      if (ActorError.isActorError(link)) return Exit.fail(link)
       // the peer said in its handshake what it may spawn: refuse the others without a round trip
       if (link.status === "open" && !link.peerKinds.includes(protocol.name)) {
         return Exit.fail(ActorError.make(new ActorError.UnknownProtocol({ protocol: protocol.name })))
       }
-      return link.spawn(protocol, options.id, options.mailbox, getOrSpawn) as Effect.Effect<
+      const spawn = link.spawn(protocol, options.id, options.mailbox, getOrSpawn, options.supervision) as Effect.Effect<
         ActorRef<P>,
         ActorError.ActorError
       >
+      return spawned === undefined
+        ? spawn
+        : Effect.tap(spawn, (ref) => Effect.sync(() => spawned(protocol, options, link, ref)))
     })
   return {
     name,
     spawn: (protocol, options) => spawnOn(protocol, options, false),
     getOrSpawn: (protocol, options) => spawnOn(protocol, options, true),
     lookup: (protocol, id) =>
-      Effect.suspend(() => linkFor(id).lookup(protocol, id) as Effect.Effect<any, ActorError.ActorError>)
+      Effect.suspend(() => {
+        const link = linkFor(id)
+        return ActorError.isActorError(link)
+          ? Exit.fail(link)
+          : (link.lookup(protocol, id) as Effect.Effect<any, ActorError.ActorError>)
+      })
   }
 }
 

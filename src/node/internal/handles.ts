@@ -62,7 +62,10 @@ export const startWorker = (options: {
   worker.on("error", (e) => {
     crash = `crashed: ${e instanceof Error ? e.message : String(e)}`
   })
-  worker.on("exit", (code) => tracker.exit(crash || `exited with code ${code}`))
+  worker.on("exit", (code) => {
+    port.close()
+    tracker.exit(crash || `exited with code ${code}`)
+  })
   return {
     pid: undefined,
     write: (bytes) => {

@@ -13,12 +13,15 @@
  * node's API and their lifecycle is wrapped in Effect here (acquireRelease: BYE, a grace period, then
  * terminate or SIGKILL). Benchmarks: docs/benchmarks.md; the decision: docs/architecture.md.
  */
-import { type Context, Effect, Layer, type Scope } from "effect"
+import { Clock, Context, Effect, Exit, Fiber, Layer, Pull, Schedule, Scope } from "effect"
 import { availableParallelism } from "node:os"
 import * as ActorError from "../../ActorError.ts"
+import * as ActorRef from "../../ActorRef.ts"
 import { ActorSystem } from "../../ActorSystem.ts"
-import type { Backend } from "../../Backend.ts"
+import type { Backend, SpawnOptions } from "../../Backend.ts"
 import { Link } from "../../internal/wire/link.ts"
+import type { Protocol } from "../../Protocol.ts"
+import * as Supervision from "../../Supervision.ts"
 import { hash, overLinks } from "./backend.ts"
 
 /** A node of a pool, as diagnostics and fault tests see it. */
@@ -65,21 +68,48 @@ export interface PoolOptions {
   readonly start: (index: number, nodeId: string) => NodeHandle
   /** Wire version to announce (tests only). */
   readonly version?: number | undefined
+  /** What happens when a node dies: restarted per policy (or not), its actors respawned (or not). */
+  readonly restart: Supervision.Supervision | false
+  readonly respawn: boolean
 }
 
 let poolCounter = 0
+
+/** Nodes come back after a crash: up to 3 restarts within 10 seconds, 50 ms to 2 s apart. */
+export const defaultRestart: Supervision.Supervision = Supervision.restart({
+  maxRestarts: 3,
+  within: "10 seconds",
+  backoff: { initial: "50 millis", max: "2 seconds" }
+})
 
 /**
  * Frames per batch between the main thread and a node. With a second CPU to run the peer, batches of
  * 16 let both sides work at once (pipelined calls ~1.4x faster than one batch per tick); on one CPU
  * the extra messages only cost, so a tick's frames go as one batch. Figures: docs/benchmarks.md.
  */
-export const batchLimit = (): number | undefined =>
-  process.env.TROUPE_EXP_BATCH ? Number(process.env.TROUPE_EXP_BATCH) : availableParallelism() > 1 ? 16 : undefined
+export const batchLimit = (): number | undefined => (availableParallelism() > 1 ? 16 : undefined)
 
-interface Member {
+interface Node {
   readonly link: Link
   readonly handle: NodeHandle
+}
+
+interface Spec {
+  readonly protocol: Protocol.Any
+  readonly options: SpawnOptions
+}
+
+/** One place in the pool: the node running there now, and what is needed to replace it. */
+interface Slot {
+  readonly index: number
+  current: Node
+  generation: number
+  /** Actors to spawn again on a new node (only with `respawn`). */
+  readonly specs: Map<string, Spec>
+  restarts: Array<number>
+  step: ((input: unknown) => Effect.Effect<unknown, unknown>) | undefined
+  /** No more restarts: the policy gave up, or the pool is closing. */
+  done: boolean
 }
 
 const peerDied = (link: Link, why: string) =>
@@ -90,79 +120,194 @@ const peerDied = (link: Link, why: string) =>
     })
   )
 
-/** Starts every node of the pool and waits for their handshakes; closing the scope stops them. */
+/**
+ * Starts every node of the pool and waits for their handshakes. A node that dies is started again per
+ * the restart policy (a new node id, `~1`, `~2`...: refs to the old one's actors fail with PeerDied),
+ * its actors respawned if asked. Closing the scope stops every node.
+ */
 export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorError.ActorError, Scope.Scope> =>
   Effect.gen(function* () {
     const system = yield* ActorSystem
     const context = yield* Effect.context<never>()
+    const scope = yield* Effect.scope
+    const runFork = Effect.runForkWith(context)
     const pool = ++poolCounter
+    let closing = false
+    const slots: Array<Slot> = []
+    // restarts under way, interrupted if the pool closes meanwhile (a backoff must not outlive it)
+    const restarting = new Set<Fiber.Fiber<void>>()
+    const restartLater = (slot: Slot) => {
+      const fiber = runFork(replace(slot))
+      restarting.add(fiber)
+      fiber.addObserver(() => restarting.delete(fiber))
+    }
 
-    const startMember = (index: number): Effect.Effect<Member, ActorError.ActorError, Scope.Scope> => {
-      // the node's id extends this node's: frames for it (and for what it hosts) route down this link
-      const nodeId = `${system.nodeId}/${options.label}-${pool}.${index}`
-      const acquire = Effect.sync((): Member => {
-        const handle = options.start(index, nodeId)
-        const link = new Link(
-          { write: handle.write, close: () => {} },
-          {
-            peerLabel: nodeId,
-            host: { system, behaviours: new Map(), context },
-            version: options.version,
-            batchLimit: batchLimit(),
-            // a node that broke the protocol is of no further use: end it rather than leave it running
-            onClose: (error) => {
-              if (error.reason._tag === "ProtocolError" || error.reason._tag === "VersionMismatch") handle.kill()
-            }
+    const nodeIdOf = (index: number, generation: number) =>
+      // the node's id extends this node's: frames for it (and for what it hosts) route down its link
+      `${system.nodeId}/${options.label}-${pool}.${index}${generation > 0 ? `~${generation}` : ""}`
+
+    /** Starts one node; `onDeath` hears if it dies unasked. */
+    const startNode = (nodeId: string, index: number, onDeath: (node: Node) => void): Node => {
+      const handle = options.start(index, nodeId)
+      const link = new Link(
+        { write: handle.write, close: () => {} },
+        {
+          peerLabel: nodeId,
+          host: { system, behaviours: new Map(), context },
+          version: options.version,
+          batchLimit: batchLimit(),
+          // a node that broke the protocol is of no further use: end it rather than leave it running
+          onClose: (error) => {
+            if (error.reason._tag === "ProtocolError" || error.reason._tag === "VersionMismatch") handle.kill()
           }
-        )
-        handle.listen(
-          (bytes) => link.receive(bytes),
-          (why) => link.fail(ActorError.make(new ActorError.ProtocolError({ node: link.peer, message: why })))
-        )
-        handle.onExit((how) => link.fail(peerDied(link, how)))
-        link.start()
-        return { link, handle }
+        }
+      )
+      const node: Node = { link, handle }
+      handle.listen(
+        (bytes) => link.receive(bytes),
+        (why) => link.fail(ActorError.make(new ActorError.ProtocolError({ node: link.peer, message: why })))
+      )
+      handle.onExit((how) => {
+        link.fail(peerDied(link, how))
+        if (!closing) onDeath(node)
       })
-      const release = ({ link, handle }: Member) =>
-        Effect.callback<void>((resume) => {
-          if (handle.exited) return resume(Effect.void)
-          handle.onExit(() => resume(Effect.void))
-          link.bye("the backend is closing", peerDied(link, "its backend was closed"))
-          const timer = setTimeout(handle.kill, options.stopTimeout)
-          return Effect.sync(() => clearTimeout(timer))
+      link.start()
+      return node
+    }
+
+    const opened = (node: Node, nodeId: string) =>
+      node.link.whenOpen.pipe(
+        Effect.timeoutOrElse({
+          duration: options.startTimeout,
+          orElse: () =>
+            Effect.fail(
+              ActorError.make(
+                new ActorError.HostFailed({ node: nodeId, message: `no handshake within ${options.startTimeout} ms` })
+              )
+            )
         })
-      return Effect.acquireRelease(acquire, release).pipe(
-        Effect.tap(({ link }) =>
-          link.whenOpen.pipe(
-            Effect.timeoutOrElse({
-              duration: options.startTimeout,
-              orElse: () =>
-                Effect.fail(
-                  ActorError.make(
-                    new ActorError.HostFailed({
-                      node: nodeId,
-                      message: `no handshake within ${options.startTimeout} ms`
-                    })
-                  )
-                )
-            })
-          )
+      )
+
+    const stopNode = ({ link, handle }: Node) =>
+      Effect.callback<void>((resume) => {
+        if (handle.exited) return resume(Effect.void)
+        const timer = setTimeout(handle.kill, options.stopTimeout)
+        handle.onExit(() => {
+          clearTimeout(timer)
+          resume(Effect.void)
+        })
+        link.bye("the backend is closing", peerDied(link, "its backend was closed"))
+        return Effect.sync(() => clearTimeout(timer))
+      })
+
+    /** Counts a restart against the policy; false when the policy gives up. */
+    const mayRestart = (slot: Slot, policy: Extract<Supervision.Supervision, { _tag: "Restart" }>) => {
+      const now = Context_currentTime(context)
+      slot.restarts = slot.restarts.filter((t) => now - t < policy.withinMillis)
+      if (slot.restarts.length === 0) slot.step = undefined
+      slot.restarts.push(now)
+      return slot.restarts.length <= policy.maxRestarts
+    }
+
+    /** A node died: wait the backoff, start another in its place, respawn its actors. */
+    const replace = (slot: Slot): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        const policy = options.restart
+        if (policy === false || policy._tag !== "Restart" || slot.done) return
+        if (!mayRestart(slot, policy)) {
+          slot.done = true
+          return yield* Effect.logWarning(`troupe: ${slot.current.link.peer} died too often; not restarting it`)
+        }
+        if (slot.step === undefined) slot.step = yield* Schedule.toStepWithSleep(Supervision.scheduleOf(policy))
+        const waited = yield* Effect.exit(slot.step(undefined))
+        if (Exit.isFailure(waited) && Pull.isDoneCause(waited.cause)) {
+          slot.done = true
+          return
+        }
+        if (closing) return
+        slot.generation++
+        const nodeId = nodeIdOf(slot.index, slot.generation)
+        const node = startNode(nodeId, slot.index, () => restartLater(slot))
+        // a pool that closes while the replacement starts must not leave it running
+        const open = yield* Effect.exit(
+          opened(node, nodeId).pipe(Effect.onInterrupt(() => Effect.sync(node.handle.kill)))
         )
+        if (Exit.isFailure(open)) {
+          node.handle.kill()
+          return yield* replace(slot)
+        }
+        if (closing) return yield* stopNode(node)
+        slot.current = node
+        if (options.respawn) {
+          for (const [id, spec] of slot.specs) {
+            const exit = yield* Effect.exit(
+              node.link.spawn(spec.protocol, id, spec.options.mailbox, true, spec.options.supervision)
+            )
+            if (Exit.isSuccess(exit)) follow(slot, node.link, spec, exit.value)
+            else slot.specs.delete(id)
+          }
+        }
+      })
+
+    /** Remembers an actor for respawning until it ends by itself (a node's death does not count). */
+    const follow = (slot: Slot, link: Link, spec: Spec, ref: { readonly id: string }) => {
+      slot.specs.set(spec.options.id, spec)
+      const incarnation = (ActorRef.endpoint(ref as ActorRef.ActorRef<any>) as unknown as { incarnation: number })
+        .incarnation
+      runFork(
+        Effect.map(link.watch(spec.options.id, incarnation), (ended) => {
+          if (ended._tag !== "NodeDown" && slot.specs.get(spec.options.id) === spec) slot.specs.delete(spec.options.id)
+        })
       )
     }
 
-    const members = yield* Effect.forEach(
-      Array.from({ length: options.size }, (_, i) => i),
-      startMember,
-      { concurrency: "unbounded" }
+    // the first nodes: all must start, or the Layer fails (and stops those that did)
+    for (let index = 0; index < options.size; index++) {
+      const nodeId = nodeIdOf(index, 0)
+      const slot: Slot = {
+        index,
+        current: undefined as unknown as Node,
+        generation: 0,
+        specs: new Map(),
+        restarts: [],
+        step: undefined,
+        done: false
+      }
+      slot.current = startNode(nodeId, index, () => restartLater(slot))
+      slots.push(slot)
+    }
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.suspend(() => {
+        closing = true
+        for (const slot of slots) slot.done = true
+        return Fiber.interruptAll(restarting).pipe(
+          Effect.andThen(
+            Effect.forEach(slots, (slot) => stopNode(slot.current), { concurrency: "unbounded", discard: true })
+          )
+        )
+      })
     )
+    yield* Effect.forEach(slots, (slot) => opened(slot.current, slot.current.link.peer), {
+      concurrency: "unbounded",
+      discard: true
+    })
 
-    const memberFor = (id: string): Member => members[hash(id) % members.length]!
+    const slotFor = (id: string): Slot => slots[hash(id) % slots.length]!
 
     const backend: PoolBackend = {
-      ...overLinks(options.label, (id) => memberFor(id).link),
+      ...overLinks(
+        options.label,
+        (id) => slotFor(id).current.link,
+        options.respawn
+          ? (protocol, spawnOptions, link, ref) => {
+              const slot = slotFor(spawnOptions.id)
+              if (slot.current.link === link) follow(slot, link, { protocol, options: spawnOptions }, ref)
+            }
+          : undefined
+      ),
       nodes: Effect.sync(() =>
-        members.map(({ link, handle }): PoolNode => ({
+        slots.map(({ current: { link, handle } }): PoolNode => ({
           id: link.peer,
           pid: handle.pid,
           get alive() {
@@ -175,6 +320,9 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
     }
     return backend
   })
+
+const Context_currentTime = (context: Context.Context<never>): number =>
+  Context.get(context, Clock.Clock).currentTimeMillisUnsafe()
 
 /** Wraps `make` as a Layer for a backend's service key. */
 export const layer = <I>(key: Context.Key<I, Backend>, options: PoolOptions): Layer.Layer<I, ActorError.ActorError> =>
