@@ -15,6 +15,7 @@ import { DEFAULT_MAX_FRAME } from "../internal/wire/framing.ts"
 import { Link } from "../internal/wire/link.ts"
 import * as Supervision from "../Supervision.ts"
 import { overLinks } from "./internal/backend.ts"
+import { batchLimit } from "./internal/pool.ts"
 import { ClientAuth, FramedSocket, newSession, PRE_AUTH_MAX_FRAME } from "./internal/tcp.ts"
 
 /** TLS options of a client: `true` for the system's CAs, or the details. */
@@ -137,6 +138,7 @@ const connectOnce = (
             { write: (b) => framed.write(b), close: () => framed.end() },
             {
               peerLabel: node,
+              batchLimit: batchLimit(),
               host: { system, behaviours: new Map(), context },
               lost: disconnected,
               resolve: linkOptions.resolve,

@@ -15,6 +15,7 @@ import { randomId } from "../internal/id.ts"
 import { Link } from "../internal/wire/link.ts"
 import { hostHref } from "./internal/entry.ts"
 import { loadHost } from "./internal/host.ts"
+import { batchLimit } from "./internal/pool.ts"
 import { failedFrame, FramedSocket, PRE_AUTH_MAX_FRAME, ServerAuth } from "./internal/tcp.ts"
 
 /** TLS material of a server. */
@@ -162,6 +163,7 @@ export const serve = (options: ServeOptions): Effect.Effect<RemoteServer, ActorE
           { write: (b) => framed.write(b), close: () => framed.end() },
           {
             peerLabel: peer,
+            batchLimit: batchLimit(),
             host: {
               system: session.system,
               behaviours: loaded.behaviours,

@@ -83,9 +83,10 @@ export const defaultRestart: Supervision.Supervision = Supervision.restart({
 })
 
 /**
- * Frames per batch between the main thread and a node. With a second CPU to run the peer, batches of
- * 16 let both sides work at once (pipelined calls ~1.4x faster than one batch per tick); on one CPU
- * the extra messages only cost, so a tick's frames go as one batch. Figures: docs/benchmarks.md.
+ * Frames per batch on a link (to a worker, a child or over TCP). With a second CPU to run the peer,
+ * batches of 16 let both sides work at once (pipelined calls ~1.4x faster to a worker, ~1.7x over
+ * TCP, than one batch per tick); on one CPU the extra messages only cost, so a tick's frames go as one
+ * batch. Figures: docs/benchmarks.md and docs/architecture.md.
  */
 export const batchLimit = (): number | undefined => (availableParallelism() > 1 ? 16 : undefined)
 
