@@ -74,6 +74,19 @@ const dispatcherOf = (scheduler: Scheduler.Scheduler): Scheduler.SchedulerDispat
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as any).then === "function"
 
+/** A restartable actor's build, its context before the Scope is added, and its restarts so far. */
+class RestartState {
+  restarts: Array<number> = []
+  step: ((input: unknown) => Effect.Effect<unknown, unknown>) | undefined = undefined
+  restarting = false
+  readonly build: Effect.Effect<object, unknown, never>
+  readonly baseContext: Context.Context<never>
+  constructor(build: Effect.Effect<object, unknown, never>, baseContext: Context.Context<never>) {
+    this.build = build
+    this.baseContext = baseContext
+  }
+}
+
 /** @internal */
 export class Cell {
   status: number = Starting
@@ -97,13 +110,10 @@ export class Cell {
   private stopped: ActorError.ActorError | undefined = undefined
   /** The initial build's failure, for those who wait on the spawn. */
   private startError: ActorError.ActorError | undefined = undefined
-  // supervision: the policy, what a restart needs, and the restarts so far
+  /** The supervision policy; undefined means resume. */
   supervision: Supervision.Supervision | undefined = undefined
-  private build: Effect.Effect<object, unknown, never> | undefined = undefined
-  private baseContext: Context.Context<never> | undefined = undefined
-  private restarts: Array<number> | undefined = undefined
-  private restartStep: ((input: unknown) => Effect.Effect<unknown, unknown>) | undefined = undefined
-  private restarting = false
+  /** What a restart needs; only actors whose policy is restart keep it (it holds their base context). */
+  private restartState: RestartState | undefined = undefined
 
   readonly id: string
   /** Unique on this node: tells this actor from a later one spawned under the same id. */
@@ -148,9 +158,8 @@ export class Cell {
    * with a fresh Scope; queued messages wait until it is built.
    */
   start(build: Effect.Effect<object, unknown, never>, context: Context.Context<never>): void {
-    this.build = build
-    this.baseContext = context
-    this.construct((exit) => {
+    if (this.supervision?._tag === "Restart") this.restartState = new RestartState(build, context)
+    this.construct(build, context, (exit) => {
       if (this.termination?._tag === "Killed") {
         this.notifyStarted(ActorError.make(new ActorError.Killed({ actorId: this.id })))
         return this.finish(this.termination)
@@ -178,12 +187,16 @@ export class Cell {
   }
 
   /** Runs the behaviour's build with a fresh Scope; queued messages wait meanwhile. */
-  private construct(done: (exit: Exit.Exit<object, unknown>) => void): void {
+  private construct(
+    build: Effect.Effect<object, unknown, never>,
+    base: Context.Context<never>,
+    done: (exit: Exit.Exit<object, unknown>) => void
+  ): void {
     const scope = Scope.makeUnsafe()
     this.scope = scope
-    this.context = Context.add(this.baseContext!, Scope.Scope, scope)
+    this.context = Context.add(base, Scope.Scope, scope)
     this.building = true
-    const fiber = this.fork(this.build!)
+    const fiber = this.fork(build)
     const finished = (exit: Exit.Exit<object, unknown>) => {
       this.fibers?.delete(fiber)
       this.building = false
@@ -201,7 +214,7 @@ export class Cell {
   private failed(cause: Cause.Cause<unknown>, method: string): void {
     const policy = this.supervision
     if (policy === undefined || policy._tag === "Resume") return
-    if (this.status >= Stopping || this.restarting) return
+    if (this.status >= Stopping || this.restartState?.restarting === true) return
     const error = ActorError.fromCause(this.id, method, cause) as ActorError.ActorError
     const failure = ActorError.isActorError(error)
       ? error
@@ -213,39 +226,39 @@ export class Cell {
 
   /** Counts this restart against the policy's intensity: at most `maxRestarts` within `within`. */
   private mayRestart(policy: Extract<Supervision.Supervision, { _tag: "Restart" }>): boolean {
+    const state = this.restartState!
     const now = Context.get(this.context!, Clock.Clock).currentTimeMillisUnsafe()
-    const recent = (this.restarts ?? []).filter((t) => now - t < policy.withinMillis)
+    const recent = state.restarts.filter((t) => now - t < policy.withinMillis)
     // a quiet period lets the backoff start again from its first delay
-    if (recent.length === 0) this.restartStep = undefined
+    if (recent.length === 0) state.step = undefined
     recent.push(now)
-    this.restarts = recent
+    state.restarts = recent
     return recent.length <= policy.maxRestarts
   }
 
   /** Closes the old scope, waits the backoff, builds the behaviour again; the mailbox waits meanwhile. */
   private restart(policy: Extract<Supervision.Supervision, { _tag: "Restart" }>, failure: ActorError.ActorError): void {
-    this.restarting = true
+    const state = this.restartState!
+    state.restarting = true
     this.building = true
     if (this.fibers !== undefined) for (const fiber of this.fibers) fiber.interruptUnsafe()
-    if (this.restartStep === undefined) {
+    if (state.step === undefined) {
       const stepper = this.fork(Schedule.toStepWithSleep(Supervision.scheduleOf(policy)))
-      this.restartStep = (
-        stepper.pollUnsafe() as Exit.Success<(input: unknown) => Effect.Effect<unknown, unknown>>
-      ).value
+      state.step = (stepper.pollUnsafe() as Exit.Success<(input: unknown) => Effect.Effect<unknown, unknown>>).value
     }
     const oldScope = this.scope!
     const waited = this.fork(
-      Scope.close(oldScope, Exit.fail(failure)).pipe(Effect.andThen(Effect.exit(this.restartStep(undefined))))
+      Scope.close(oldScope, Exit.fail(failure)).pipe(Effect.andThen(Effect.exit(state.step(undefined))))
     )
     const afterWait = (exit: Exit.Exit<Exit.Exit<unknown, unknown>, unknown>) => {
       if (this.status >= Stopping) return this.abandonRestart()
       const stepped = Exit.isSuccess(exit) ? exit.value : exit
       // the Schedule ended: no more restarts
       if (Exit.isFailure(stepped) && Pull.isDoneCause(stepped.cause)) return this.abandonRestart(failure)
-      this.construct((built) => {
+      this.construct(state.build, state.baseContext, (built) => {
         if (this.status >= Stopping) return this.abandonRestart()
         if (Exit.isFailure(built)) {
-          this.restarting = false
+          state.restarting = false
           const error = ActorError.make(
             new ActorError.SpawnFailed({
               actorId: this.id,
@@ -257,7 +270,7 @@ export class Cell {
           return this.restart(policy, error)
         }
         this.impl = built.value
-        this.restarting = false
+        state.restarting = false
         this.drain()
         this.maybeFinish()
       })
@@ -274,7 +287,7 @@ export class Cell {
   }
 
   private abandonRestart(failure?: ActorError.ActorError): void {
-    this.restarting = false
+    this.restartState!.restarting = false
     this.building = false
     if (failure !== undefined) return this.escalate(failure)
     this.maybeFinish()
