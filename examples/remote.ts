@@ -6,7 +6,7 @@
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -19,7 +19,8 @@ import { check, run } from "./support/check.ts"
 const cli = fileURLToPath(new URL("./dist/node/cli.js", import.meta.resolve("troupe/package.json")))
 const host = fileURLToPath(new URL("./hosts/calculator.ts", import.meta.url))
 const secret = randomBytes(24).toString("base64url")
-const secretFile = join(mkdtempSync(join(tmpdir(), "troupe-example-")), "secret")
+const secretDir = mkdtempSync(join(tmpdir(), "troupe-example-"))
+const secretFile = join(secretDir, "secret")
 writeFileSync(secretFile, secret, { mode: 0o600 })
 
 /** `troupe serve` as a child process, stopped with SIGTERM when the scope closes. */
@@ -44,6 +45,7 @@ const troupeServe = Effect.acquireRelease(
 )
 
 const program = Effect.gen(function* () {
+  yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(secretDir, { recursive: true, force: true })))
   const server = yield* troupeServe
   yield* Effect.gen(function* () {
     const calc = yield* Actor.spawn(Calculator, { id: "calc", backend: Remote })

@@ -3,9 +3,9 @@
  * mid-call and mid-stream, a dropped socket, a shutdown), isolation between clients, and every
  * security option proven to be read.
  */
-import { assert, describe, expect, it } from "@effect/vitest"
+import { afterAll, assert, describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Redacted, Stream } from "effect"
-import { readFileSync, writeFileSync, mkdtempSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Actor, ActorError } from "troupe"
@@ -16,12 +16,10 @@ import { behaviourSpec, reasonOf } from "./spec/behaviour.ts"
 import { fixture, runCli, serve } from "./support/serve.ts"
 
 const secret = "correct horse battery staple"
-const secretFile = (() => {
-  const dir = mkdtempSync(join(tmpdir(), "troupe-secret-"))
-  const file = join(dir, "secret")
-  writeFileSync(file, `${secret}\n`)
-  return file
-})()
+const secretDir = mkdtempSync(join(tmpdir(), "troupe-secret-"))
+const secretFile = join(secretDir, "secret")
+writeFileSync(secretFile, `${secret}\n`)
+afterAll(() => rmSync(secretDir, { recursive: true, force: true }))
 const cert = readFileSync(fixture("tls/cert.pem"), "utf8")
 const otherCert = readFileSync(fixture("tls/other-cert.pem"), "utf8")
 
