@@ -141,7 +141,7 @@ export class Link {
   private openWaiters: Array<(error: ActorError.ActorError | undefined) => void> = []
   private readonly runFork: <A, E>(effect: Effect.Effect<A, E, never>) => Fiber.Fiber<A, E>
   private readonly flushTask = () => this.flush()
-  private readonly batchLimit: number
+  private batchLimit: number
   private lastHeard = Date.now()
   private lastSent = Date.now()
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined = undefined
@@ -157,6 +157,14 @@ export class Link {
     this.peer = options.peerLabel
     this.batchLimit = options.batchLimit ?? Number.POSITIVE_INFINITY
     this.runFork = Effect.runForkWith(options.host.context) as any
+  }
+
+  /**
+   * Changes the batch limit (undefined: one batch per tick). A worker link turns its limit off while
+   * the worker shares this thread's CPU, where an early batch only adds a context switch.
+   */
+  setBatchLimit(limit: number | undefined): void {
+    this.batchLimit = limit ?? Number.POSITIVE_INFINITY
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -72,8 +72,8 @@ export const startWorker = (options: {
       if (tracker.exited) return
       postBatch(port, bytes)
     },
-    listen: (receive) => {
-      port.on("message", spinning(port, receive, options.spin))
+    listen: (receive, _broken, paced) => {
+      port.on("message", spinning(port, receive, options.spin, paced))
     },
     onExit: tracker.onExit,
     get exited() {
@@ -91,20 +91,33 @@ export const startWorker = (options: {
  * measured (a round trip to a worker: ~55 µs when both sleep, ~6 µs when both poll), so after handling
  * a message each side polls its port for `spin` µs before going back to the event loop. It only pays
  * when the peer runs on another CPU: with one CPU it is off, and a side whose polls keep coming back
- * empty (the peer shares its CPU after all) stops polling for a while. The event loop is never held
- * for more than 1 ms. Figures: docs/benchmarks.md; the decision: docs/architecture.md.
+ * empty stops polling for a while. The event loop is never held for more than 1 ms.
+ *
+ * The scheduler also moves the two threads onto one CPU and apart again, and there polling and early
+ * batches cost a context switch each (pipelined calls measured with both threads on one CPU: ~250k/s
+ * with them, ~500k/s without). A side that is descheduled mid-poll three times without once receiving
+ * a message it waited for calls `paced(true)`: the link drops its batch limit and polling stops for
+ * 10 ms, then one poll probes again; `paced(false)` when a waited-for message shows the peer runs
+ * apart again. Figures: docs/benchmarks.md; the decision: docs/architecture.md.
  */
 export const spinning = (
   port: MessagePort,
   receive: (bytes: Uint8Array) => void,
-  spinMicros: number
+  spinMicros: number,
+  paced: (shared: boolean) => void = () => {}
 ): ((bytes: Uint8Array) => void) => {
   if (spinMicros <= 0 || availableParallelism() < 2) return receive
   const budget = spinMicros / 1000
+  // ms between two polls that means this thread was descheduled; ms to stop polling after that
+  const stall = 0.02
+  const hold = 10
   let misses = 0
   let cooldown = 0
   // messages to skip polling after three empty polls in a row; doubles while polling keeps failing
   let backoff = 64
+  let sharedUntil = 0
+  let shared = false
+  let stalls = 0
   return (bytes) => {
     receive(bytes)
     if (cooldown > 0) {
@@ -112,18 +125,40 @@ export const spinning = (
       return
     }
     const start = performance.now()
+    if (start < sharedUntil) return
     const limit = start + 1
     let deadline = start + budget
     let got = false
+    // a message that came after an empty poll, with no stall in between: the peer runs in parallel
+    let waited = false
+    let empty = false
+    let last = start
     while (true) {
       const now = performance.now()
+      if (now - last > stall) {
+        // descheduled mid-poll. Once is noise (an interrupt, the hypervisor); again and again, with no
+        // message in between that came while this side waited, means the peer shares this CPU
+        if (++stalls < 3) return
+        sharedUntil = now + hold
+        if (!shared) paced((shared = true))
+        return
+      }
       if (now > deadline || now > limit) break
       const next = receiveMessageOnPort(port)
       if (next !== undefined) {
         got = true
+        if (empty) waited = true
         receive(next.message as Uint8Array)
-        deadline = performance.now() + budget
+        last = performance.now()
+        deadline = last + budget
+      } else {
+        empty = true
+        last = now
       }
+    }
+    if (waited) {
+      stalls = 0
+      if (shared) paced((shared = false))
     }
     if (got) {
       misses = 0

@@ -49,8 +49,15 @@ export const serveParent = (options: {
   readonly nodeId: string
   readonly href: string
   readonly transport: Transport
-  /** Starts feeding incoming batches to `receive`; `closed` is called if the channel ends. */
-  readonly listen: (receive: (bytes: Uint8Array) => void, closed: (why: string) => void) => void
+  /**
+   * Starts feeding incoming batches to `receive`; `closed` is called if the channel ends; `paced` as in
+   * NodeHandle.listen (pool.ts).
+   */
+  readonly listen: (
+    receive: (bytes: Uint8Array) => void,
+    closed: (why: string) => void,
+    paced: (shared: boolean) => void
+  ) => void
 }): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function* () {
     configureDefault({ nodeId: options.nodeId })
@@ -58,6 +65,7 @@ export const serveParent = (options: {
     const loaded = yield* Effect.exit(loadHost(options.href))
     const context = Exit.isSuccess(loaded) ? loaded.value.context : Context.empty()
     const closed = Deferred.makeUnsafe<void>()
+    const limit = batchLimit()
     const link = new Link(options.transport, {
       peerLabel: "parent",
       host: {
@@ -65,14 +73,17 @@ export const serveParent = (options: {
         behaviours: Exit.isSuccess(loaded) ? loaded.value.behaviours : new Map(),
         context: Context.add(context, ActorSystem, system)
       },
-      batchLimit: batchLimit(),
+      batchLimit: limit,
       // with its only link closed, the node has no reason to live
       onClose: () => Deferred.doneUnsafe(closed, Exit.void)
     })
     options.listen(
       (bytes) => link.receive(bytes),
       (why) =>
-        link.fail(ActorError.make(new ActorError.PeerDied({ node: "parent", message: `the parent went away: ${why}` })))
+        link.fail(
+          ActorError.make(new ActorError.PeerDied({ node: "parent", message: `the parent went away: ${why}` }))
+        ),
+      (shared) => link.setBatchLimit(shared ? undefined : limit)
     )
     if (Exit.isSuccess(loaded)) link.start()
     else {

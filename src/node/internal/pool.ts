@@ -47,8 +47,15 @@ export interface NodeHandle {
   readonly pid: number | undefined
   /** Sends one batch (the bytes are copied). */
   readonly write: (bytes: Uint8Array) => void
-  /** Starts delivering batches; `broken` reports a malformed byte stream. */
-  readonly listen: (receive: (bytes: Uint8Array) => void, broken: (why: string) => void) => void
+  /**
+   * Starts delivering batches; `broken` reports a malformed byte stream. A worker calls `paced` with
+   * true while it finds its peer on this thread's CPU, and false when they run apart again.
+   */
+  readonly listen: (
+    receive: (bytes: Uint8Array) => void,
+    broken: (why: string) => void,
+    paced: (shared: boolean) => void
+  ) => void
   /** Called once when the node has exited, with how. */
   readonly onExit: (cb: (how: string) => void) => void
   readonly exited: boolean
@@ -150,13 +157,14 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
     /** Starts one node; `onDeath` hears if it dies unasked. */
     const startNode = (nodeId: string, index: number, onDeath: (node: Node) => void): Node => {
       const handle = options.start(index, nodeId)
+      const limit = batchLimit()
       const link = new Link(
         { write: handle.write, close: () => {} },
         {
           peerLabel: nodeId,
           host: { system, behaviours: new Map(), context },
           version: options.version,
-          batchLimit: batchLimit(),
+          batchLimit: limit,
           // a node that broke the protocol is of no further use: end it rather than leave it running
           onClose: (error) => {
             if (error.reason._tag === "ProtocolError" || error.reason._tag === "VersionMismatch") handle.kill()
@@ -166,7 +174,8 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
       const node: Node = { link, handle }
       handle.listen(
         (bytes) => link.receive(bytes),
-        (why) => link.fail(ActorError.make(new ActorError.ProtocolError({ node: link.peer, message: why })))
+        (why) => link.fail(ActorError.make(new ActorError.ProtocolError({ node: link.peer, message: why }))),
+        (shared) => link.setBatchLimit(shared ? undefined : limit)
       )
       handle.onExit((how) => {
         link.fail(peerDied(link, how))

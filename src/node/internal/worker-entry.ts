@@ -24,8 +24,8 @@ const program = serveParent({
     },
     close: () => {}
   },
-  listen: (receive) => {
-    port.on("message", spinning(port, receive, spin))
+  listen: (receive, _closed, paced) => {
+    port.on("message", spinning(port, receive, spin, paced))
   }
 })
 
