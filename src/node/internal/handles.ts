@@ -59,10 +59,18 @@ export const startWorker = (options: {
   })
   const tracker = exitTracker()
   let crash = ""
+  let deliver: ((bytes: Uint8Array) => void) | undefined
   worker.on("error", (e) => {
     crash = `crashed: ${e instanceof Error ? e.message : String(e)}`
   })
   worker.on("exit", (code) => {
+    // the port's "message" events and the worker's "exit" are not ordered: what the worker posted last
+    // (a FAILED frame saying why it quit) may still be queued, so it is read before the exit counts
+    if (deliver !== undefined) {
+      for (let next = receiveMessageOnPort(port); next !== undefined; next = receiveMessageOnPort(port)) {
+        deliver(next.message as Uint8Array)
+      }
+    }
     port.close()
     tracker.exit(crash || `exited with code ${code}`)
   })
@@ -73,6 +81,7 @@ export const startWorker = (options: {
       postBatch(port, bytes)
     },
     listen: (receive, _broken, paced) => {
+      deliver = receive
       port.on("message", spinning(port, receive, options.spin, paced))
     },
     onExit: tracker.onExit,
@@ -185,7 +194,17 @@ export const startChild = (options: {
   )
   const pipe = child.stdio[3] as Socket
   const tracker = exitTracker()
-  child.on("exit", (code, signal) => tracker.exit(signal !== null ? `killed by ${signal}` : `exited with code ${code}`))
+  child.on("exit", (code, signal) => {
+    const how = signal !== null ? `killed by ${signal}` : `exited with code ${code}`
+    // stdio may still hold unread data at "exit" (a FAILED frame saying why the child quit): the exit
+    // counts once the pipe has closed, or 50 ms later if something else keeps the pipe open
+    if (pipe.destroyed) return tracker.exit(how)
+    const late = setTimeout(() => tracker.exit(how), 50)
+    pipe.once("close", () => {
+      clearTimeout(late)
+      tracker.exit(how)
+    })
+  })
   child.on("error", (e) => tracker.exit(`could not start: ${e.message}`))
   pipe.on("error", () => {})
   return {
