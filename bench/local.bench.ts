@@ -26,9 +26,9 @@
  */
 import { Deferred, Effect, Fiber, Layer, ManagedRuntime, Queue, Ref, Schema } from "effect"
 import { dispatch, query, spawn as nactSpawn, start as nactStart, stop as nactStop, type Ref as NactRef } from "nact"
-import { performance } from "node:perf_hooks"
 import { Actor, ActorSystem } from "troupe"
 import { assign, createActor, setup } from "xstate"
+import { effectCalls, inFlight, promiseCalls, type EffectCall, type PromiseCall } from "./lib/drivers.ts"
 import {
   bar,
   expectEqual,
@@ -40,50 +40,17 @@ import {
   printTable,
   section,
   warmUpAll,
-  type Recorder,
   type Result
 } from "./lib/harness.ts"
 
-const inFlight = 64
-
 // ------------------------------------------------------------------ generic drivers
 
-type EffectCall = (a: number, b: number) => Effect.Effect<number, unknown>
 type EffectCast = (a: number, b: number) => Effect.Effect<void, unknown>
-type PromiseCall = (a: number, b: number) => Promise<number>
 type SyncCast = (a: number, b: number) => void
 
-/** Sum of (i + 1) for i in [0, k): what k calls `add(i, 1)` return in total. */
-const expectedSum = (k: number) => (k * (k + 1)) / 2
-
-const effectLoop = (call: EffectCall, n: number, recorder?: Recorder) =>
-  Effect.gen(function* () {
-    let sum = 0
-    if (recorder === undefined) {
-      for (let i = 0; i < n; i++) sum += yield* call(i, 1)
-    } else {
-      for (let i = 0; i < n; i++) {
-        const t0 = performance.now()
-        sum += yield* call(i, 1)
-        recorder.add(performance.now() - t0)
-      }
-    }
-    return sum
-  })
-
+// the call workloads are the shared drivers'; casts are this file's third workload
 const effectDriver = (call: EffectCall, cast: EffectCast) => ({
-  pipelined: (n: number) =>
-    Effect.runPromise(
-      Effect.gen(function* () {
-        const per = n / inFlight
-        const fibers: Array<Fiber.Fiber<number, unknown>> = []
-        for (let f = 0; f < inFlight; f++) fibers.push(yield* Effect.forkChild(effectLoop(call, per)))
-        const sums = yield* Fiber.joinAll(fibers)
-        for (const s of sums) expectEqual("pipelined sum", s, expectedSum(per))
-      })
-    ),
-  sequential: (n: number, recorder?: Recorder) =>
-    Effect.runPromise(effectLoop(call, n, recorder)).then((s) => expectEqual("sequential sum", s, expectedSum(n))),
+  ...effectCalls(call),
   casts: (n: number) =>
     Effect.runPromise(
       Effect.gen(function* () {
@@ -93,28 +60,8 @@ const effectDriver = (call: EffectCall, cast: EffectCast) => ({
     )
 })
 
-const promiseLoop = async (call: PromiseCall, n: number, recorder?: Recorder) => {
-  let sum = 0
-  if (recorder === undefined) {
-    for (let i = 0; i < n; i++) sum += await call(i, 1)
-  } else {
-    for (let i = 0; i < n; i++) {
-      const t0 = performance.now()
-      sum += await call(i, 1)
-      recorder.add(performance.now() - t0)
-    }
-  }
-  return sum
-}
-
 const promiseDriver = (call: PromiseCall, cast: SyncCast) => ({
-  pipelined: async (n: number) => {
-    const per = n / inFlight
-    const sums = await Promise.all(Array.from({ length: inFlight }, () => promiseLoop(call, per)))
-    for (const s of sums) expectEqual("pipelined sum", s, expectedSum(per))
-  },
-  sequential: async (n: number, recorder?: Recorder) =>
-    expectEqual("sequential sum", await promiseLoop(call, n, recorder), expectedSum(n)),
+  ...promiseCalls(call),
   casts: async (n: number) => {
     for (let i = 0; i < n; i++) cast(i, 1)
     expectEqual("final call", await call(n, 1), n + 1)

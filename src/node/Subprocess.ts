@@ -5,7 +5,6 @@
  */
 import { Context, type Layer } from "effect"
 import type * as ActorError from "../ActorError.ts"
-import { hostHref } from "./internal/entry.ts"
 import { startChild } from "./internal/handles.ts"
 import * as Pool from "./internal/pool.ts"
 import type * as Supervision from "../Supervision.ts"
@@ -49,16 +48,8 @@ export interface Options {
 export class Subprocess extends Context.Service<Subprocess, Pool.PoolBackend>()("troupe/node/Subprocess") {
   /** A pool of child processes serving the host module; closing the Layer's scope stops them. */
   static layer(options: Options): Layer.Layer<Subprocess, ActorError.ActorError> {
-    return Pool.layer(Subprocess, {
-      label: "child",
-      size: options.size ?? 1,
-      startTimeout: options.startTimeout ?? 30_000,
-      stopTimeout: options.stopTimeout ?? 3_000,
-      version: options.wireVersion,
-      restart: options.restart ?? Pool.defaultRestart,
-      respawn: options.respawn ?? false,
-      start: (_index, nodeId) =>
-        startChild({ nodeId, href: hostHref(options.host), execArgv: options.execArgv, env: options.env })
-    })
+    return Pool.layer(Subprocess, "child", options, (nodeId, href) =>
+      startChild({ nodeId, href, execArgv: options.execArgv, env: options.env })
+    )
   }
 }

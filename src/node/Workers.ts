@@ -5,7 +5,6 @@
  */
 import { Context, type Layer } from "effect"
 import type * as ActorError from "../ActorError.ts"
-import { hostHref } from "./internal/entry.ts"
 import { startWorker } from "./internal/handles.ts"
 import * as Pool from "./internal/pool.ts"
 import type * as Supervision from "../Supervision.ts"
@@ -52,16 +51,8 @@ export interface Options {
 export class Workers extends Context.Service<Workers, Pool.PoolBackend>()("troupe/node/Workers") {
   /** A pool of worker threads serving the host module; closing the Layer's scope terminates them. */
   static layer(options: Options): Layer.Layer<Workers, ActorError.ActorError> {
-    return Pool.layer(Workers, {
-      label: "worker",
-      size: options.size ?? 1,
-      startTimeout: options.startTimeout ?? 30_000,
-      stopTimeout: options.stopTimeout ?? 3_000,
-      version: options.wireVersion,
-      restart: options.restart ?? Pool.defaultRestart,
-      respawn: options.respawn ?? false,
-      start: (_index, nodeId) =>
-        startWorker({ nodeId, href: hostHref(options.host), execArgv: options.execArgv, spin: options.spin ?? 50 })
-    })
+    return Pool.layer(Workers, "worker", options, (nodeId, href) =>
+      startWorker({ nodeId, href, execArgv: options.execArgv, spin: options.spin ?? 50 })
+    )
   }
 }

@@ -160,11 +160,12 @@ export class Link {
   }
 
   /**
-   * Changes the batch limit (undefined: one batch per tick). A worker link turns its limit off while
-   * the worker shares this thread's CPU, where an early batch only adds a context switch.
+   * Whether the peer runs on this thread's CPU. While it does, batches go out once per tick whatever
+   * the configured limit: an early batch would only add a context switch (a worker link's polling
+   * detects this, see node/internal/handles.ts).
    */
-  setBatchLimit(limit: number | undefined): void {
-    this.batchLimit = limit ?? Number.POSITIVE_INFINITY
+  sharesCpu(shared: boolean): void {
+    this.batchLimit = shared ? Number.POSITIVE_INFINITY : (this.options.batchLimit ?? Number.POSITIVE_INFINITY)
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -65,7 +65,6 @@ export const serveParent = (options: {
     const loaded = yield* Effect.exit(loadHost(options.href))
     const context = Exit.isSuccess(loaded) ? loaded.value.context : Context.empty()
     const closed = Deferred.makeUnsafe<void>()
-    const limit = batchLimit()
     const link = new Link(options.transport, {
       peerLabel: "parent",
       host: {
@@ -73,7 +72,7 @@ export const serveParent = (options: {
         behaviours: Exit.isSuccess(loaded) ? loaded.value.behaviours : new Map(),
         context: Context.add(context, ActorSystem, system)
       },
-      batchLimit: limit,
+      batchLimit: batchLimit(),
       // with its only link closed, the node has no reason to live
       onClose: () => Deferred.doneUnsafe(closed, Exit.void)
     })
@@ -83,7 +82,7 @@ export const serveParent = (options: {
         link.fail(
           ActorError.make(new ActorError.PeerDied({ node: "parent", message: `the parent went away: ${why}` }))
         ),
-      (shared) => link.setBatchLimit(shared ? undefined : limit)
+      (shared) => link.sharesCpu(shared)
     )
     if (Exit.isSuccess(loaded)) link.start()
     else {

@@ -23,6 +23,7 @@ import { Link } from "../../internal/wire/link.ts"
 import type { Protocol } from "../../Protocol.ts"
 import * as Supervision from "../../Supervision.ts"
 import { hash, overLinks } from "./backend.ts"
+import { hostHref } from "./entry.ts"
 
 /** A node of a pool, as diagnostics and fault tests see it. */
 export interface PoolNode {
@@ -157,14 +158,13 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
     /** Starts one node; `onDeath` hears if it dies unasked. */
     const startNode = (nodeId: string, index: number, onDeath: (node: Node) => void): Node => {
       const handle = options.start(index, nodeId)
-      const limit = batchLimit()
       const link = new Link(
         { write: handle.write, close: () => {} },
         {
           peerLabel: nodeId,
           host: { system, behaviours: new Map(), context },
           version: options.version,
-          batchLimit: limit,
+          batchLimit: batchLimit(),
           // a node that broke the protocol is of no further use: end it rather than leave it running
           onClose: (error) => {
             if (error.reason._tag === "ProtocolError" || error.reason._tag === "VersionMismatch") handle.kill()
@@ -175,7 +175,7 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
       handle.listen(
         (bytes) => link.receive(bytes),
         (why) => link.fail(ActorError.make(new ActorError.ProtocolError({ node: link.peer, message: why }))),
-        (shared) => link.setBatchLimit(shared ? undefined : limit)
+        (shared) => link.sharesCpu(shared)
       )
       handle.onExit((how) => {
         link.fail(peerDied(link, how))
@@ -334,6 +334,37 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
 const Context_currentTime = (context: Context.Context<never>): number =>
   Context.get(context, Clock.Clock).currentTimeMillisUnsafe()
 
-/** Wraps `make` as a Layer for a backend's service key. */
-export const layer = <I>(key: Context.Key<I, Backend>, options: PoolOptions): Layer.Layer<I, ActorError.ActorError> =>
-  Layer.effect(key as Context.Key<I, PoolBackend>, make(options)) as Layer.Layer<I, ActorError.ActorError>
+/** The options `Workers.layer` and `Subprocess.layer` share; each documents them for its own nodes. */
+export interface NodeOptions {
+  readonly host: URL | string
+  readonly size?: number | undefined
+  readonly startTimeout?: number | undefined
+  readonly stopTimeout?: number | undefined
+  readonly restart?: Supervision.Supervision | false | undefined
+  readonly respawn?: boolean | undefined
+  readonly wireVersion?: number | undefined
+}
+
+/**
+ * A backend's Layer for its service key: a pool of `label` nodes, each started by `start` with its node
+ * id and the host module's URL, and the shared options' defaults applied.
+ */
+export const layer = <I>(
+  key: Context.Key<I, Backend>,
+  label: string,
+  options: NodeOptions,
+  start: (nodeId: string, href: string) => NodeHandle
+): Layer.Layer<I, ActorError.ActorError> => {
+  const href = hostHref(options.host)
+  const pool = make({
+    label,
+    size: options.size ?? 1,
+    startTimeout: options.startTimeout ?? 30_000,
+    stopTimeout: options.stopTimeout ?? 3_000,
+    version: options.wireVersion,
+    restart: options.restart ?? defaultRestart,
+    respawn: options.respawn ?? false,
+    start: (_index, nodeId) => start(nodeId, href)
+  })
+  return Layer.effect(key as Context.Key<I, PoolBackend>, pool) as Layer.Layer<I, ActorError.ActorError>
+}
