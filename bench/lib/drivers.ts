@@ -83,26 +83,40 @@ export const promiseCalls = (call: PromiseCall): CallDriver => ({
 
 /**
  * Replies matched by id, for the raw peers: `call` registers a resolver under a fresh id and sends;
- * the peer's `{ id, r }` reply resolves it.
+ * the peer's `{ id, r }` reply resolves it. The resolvers sit in a ring of slots indexed by the id, not
+ * in a `Map`: a `Map` churned by one set and one delete per call, left idle while another system runs,
+ * then churned again, keeps young garbage alive through its discarded hash tables (docs/architecture.md,
+ * decision 19), which would slow every system measured after it. Ids are sequential and at most 64 are
+ * in flight, so a slot is free again long before the ring comes round to it.
  */
 export const byId = (send: (message: { id: number; a: number; b: number }) => void) => {
-  const pending = new Map<number, (r: number) => void>()
+  const slots = 1024
+  const ids = new Array<number>(slots).fill(-1)
+  const resolvers = new Array<((r: number) => void) | undefined>(slots).fill(undefined)
+  let pending = 0
   let next = 0
   return {
     call: (a: number, b: number): Promise<number> =>
       new Promise<number>((resolve) => {
         const id = ++next
-        pending.set(id, resolve)
+        const slot = id & (slots - 1)
+        if (ids[slot] !== -1) throw new Error(`request ${ids[slot]} still pending when ${id} needs its slot`)
+        ids[slot] = id
+        resolvers[slot] = resolve
+        pending++
         send({ id, a, b })
       }),
     receive: (reply: { readonly id: number; readonly r: number }): void => {
-      const resolve = pending.get(reply.id)
-      if (resolve === undefined) throw new Error(`a reply to unknown request ${reply.id}`)
-      pending.delete(reply.id)
+      const slot = reply.id & (slots - 1)
+      const resolve = resolvers[slot]
+      if (ids[slot] !== reply.id || resolve === undefined) throw new Error(`a reply to unknown request ${reply.id}`)
+      ids[slot] = -1
+      resolvers[slot] = undefined
+      pending--
       resolve(reply.r)
     },
     get pending(): number {
-      return pending.size
+      return pending
     }
   }
 }

@@ -17,6 +17,7 @@ import type { Termination } from "../../Termination.ts"
 import { Admitted, Envelope, Full, WaitingForRoom, type Cell } from "../cell.ts"
 import * as codec from "../codec.ts"
 import * as F from "./frame.ts"
+import { Requests } from "./requests.ts"
 
 /** Moves byte batches to the peer. Failures are reported to the link with `Link.fail`, never thrown. */
 export interface Transport {
@@ -136,8 +137,8 @@ export class Link {
   private outbox: Array<unknown> = []
   private flushScheduled = false
   private nextId = 0
-  private readonly pending = new Map<number, Pending>()
-  private readonly inbound = new Map<number, Envelope | InboundStream>()
+  private readonly pending = new Requests<Pending>()
+  private readonly inbound = new Requests<Envelope | InboundStream>()
   private openWaiters: Array<(error: ActorError.ActorError | undefined) => void> = []
   private readonly runFork: <A, E>(effect: Effect.Effect<A, E, never>) => Fiber.Fiber<A, E>
   private readonly flushTask = () => this.flush()
@@ -203,8 +204,7 @@ export class Link {
     const exit = Exit.fail(error)
     for (const waiter of this.openWaiters) waiter(error)
     this.openWaiters = []
-    const pending = Array.from(this.pending.values())
-    this.pending.clear()
+    const pending = this.pending.drain()
     const down = new T.NodeDown({ node: this.peer, message: error.message })
     for (const p of pending) {
       if (p instanceof PendingStream) Queue.failCauseUnsafe(p.queue, Cause.fail(error))
@@ -212,8 +212,7 @@ export class Link {
       else p.resume(exit)
     }
     // nobody is left to answer: queued requests of the peer are dropped, running ones interrupted
-    const inbound = Array.from(this.inbound.values())
-    this.inbound.clear()
+    const inbound = this.inbound.drain()
     for (const entry of inbound) cancelInbound(entry)
     this.outbox = []
     try {
@@ -302,8 +301,7 @@ export class Link {
       this.transport.write(codec.cbor.encode([[type, frame[1], F.ACTOR_ERROR, codec.encodeActorError(error)]]))
     } else if (type === F.CALL || type === F.STREAM) {
       const id = frame[1] as number
-      const p = this.pending.get(id)
-      this.pending.delete(id)
+      const p = this.pending.take(id)
       const error = ActorError.make(
         new ActorError.DecodeError({ actorId: String(frame[2]), method: String(frame[3]), part: "payload", message })
       )
@@ -595,9 +593,8 @@ export class Link {
   }
 
   private onReply(id: number, outcome: number, value: unknown): void {
-    const p = this.pending.get(id)
+    const p = this.pending.take(id)
     if (p === undefined) return // interrupted meanwhile
-    this.pending.delete(id)
     if (p instanceof PendingCall) return p.resume(decodeOutcome(p.actorId, p.method, outcome, value))
     if (p instanceof PendingWatch) {
       const decoded = decodeTermination(value)
@@ -790,9 +787,8 @@ export class Link {
   }
 
   private onInterrupt(id: number): void {
-    const entry = this.inbound.get(id)
+    const entry = this.inbound.take(id)
     if (entry === undefined) return
-    this.inbound.delete(id)
     cancelInbound(entry)
   }
 
