@@ -42,8 +42,13 @@ const layerFor = (sides: ReadonlyArray<Side>, workers = 1, restart = true) => {
   return Layer.mergeAll(...(layers as [Layer.Layer<any, any>])).pipe(Layer.provideMerge(ActorSystem.layer()))
 }
 
-const bounded = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  self.pipe(Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die("the wait timed out") }))
+const bounded = <A, E, R>(self: Effect.Effect<A, E, R>, what = "") =>
+  self.pipe(
+    Effect.timeoutOrElse({
+      duration: "20 seconds",
+      orElse: () => Effect.die(`the wait${what && ` for ${what}`} timed out`)
+    })
+  )
 
 let ids = 0
 const spawnOn = (side: Side) =>
@@ -82,6 +87,16 @@ const stalledAt = (read: Effect.Effect<number, ActorError.ActorError>, atLeast: 
   })
 
 const seqs = (from: string, start: number, n: number) => Array.from({ length: n }, (_, i) => ({ from, seq: start + i }))
+
+/** What a relay's subscription has collected, once it holds `n` publications (polled, bounded by the caller). */
+const collectedAll = (relay: ActorRef.ActorRef<typeof Relay>, n: number) =>
+  Effect.gen(function* () {
+    while (true) {
+      const collected = yield* relay.collected()
+      if (collected.length >= n) return collected
+      yield* Effect.sleep("5 millis")
+    }
+  })
 
 const pairs: ReadonlyArray<{ readonly a: Side; readonly b: Side; readonly workers?: number }> = [
   { a: inProcess, b: worker },
@@ -182,6 +197,33 @@ for (const { a, b, workers } of pairs) {
           })
       )
 
+      it.effect("many senders and publishers at once, all held back by credit, all get through in order", () =>
+        Effect.gen(function* () {
+          const [ra, rb] = yield* pairOf(a, b)
+          yield* rb.subscribe({ capacity: 8, strategy: "suspend" })
+          const inbox = yield* rb.open({ name: "busy", capacity: 8 })
+          // more waiting senders than one acknowledgement frees: a woken sender must not queue again
+          const running = yield* Effect.forEach(
+            Array.from({ length: 8 }, (_, k) => k),
+            (k) =>
+              Effect.all([
+                Effect.forkChild(ra.publish({ n: 300, from: `p${k}`, offset: 0 }), { startImmediately: true }),
+                Effect.forkChild(ra.send({ to: inbox, n: 300, from: `s${k}` }), { startImmediately: true })
+              ])
+          )
+          const received = yield* bounded(rb.receive({ name: "busy", n: 2400 }))
+          const collected = yield* bounded(collectedAll(rb, 2400))
+          for (let k = 0; k < 8; k++) {
+            expect(received.filter((m) => m.from === `s${k}`)).toEqual(seqs(`s${k}`, 0, 300))
+            expect(collected.filter((m) => m.from === `p${k}`)).toEqual(seqs(`p${k}`, 0, 300))
+          }
+          for (const fiber of running.flat()) expect(yield* bounded(Fiber.join(fiber))).toBe(300)
+          // a subscription left behind would fill up and hold back the later tests' publishers
+          yield* rb.unsubscribe()
+          yield* Actor.stop(rb)
+        })
+      )
+
       it.effect("topics: a full 'suspend' subscriber holds the publisher back; 'sliding' and 'dropping' do not", () =>
         Effect.gen(function* () {
           const [ra, rb] = yield* pairOf(a, b)
@@ -192,8 +234,10 @@ for (const { a, b, workers } of pairs) {
           const published = yield* stalledAt(ra.published(), TOPIC_WINDOW)
           expect(published).toBeLessThan(3000)
           expect(published).toBeLessThanOrEqual(3 * TOPIC_WINDOW + 8)
-          expect(yield* bounded(rb.drainSlow({ n: 3000 }))).toEqual(seqs("a", 0, 3000))
-          expect(yield* bounded(Fiber.join(flood))).toBe(3000)
+          expect(yield* bounded(rb.drainSlow({ n: 3000 }), `3000 publications (${published} published)`)).toEqual(
+            seqs("a", 0, 3000)
+          )
+          expect(yield* bounded(Fiber.join(flood), "the flood to end")).toBe(3000)
           // a topic is system-wide: the slow subscriber would hold back every later publisher
           yield* Actor.stop(rb)
 
@@ -205,10 +249,10 @@ for (const { a, b, workers } of pairs) {
             const marks = yield* pb.open({ name: "marks", capacity: 8 })
             yield* pb.subscribeSlow({ capacity: 8, strategy })
             // nobody waits for a sliding or dropping subscriber: the publisher runs through
-            expect(yield* bounded(pa.publish({ n: 1000, from: "a", offset: 0 }))).toBe(1000)
+            expect(yield* bounded(pa.publish({ n: 1000, from: "a", offset: 0 }), `${strategy} publishing`)).toBe(1000)
             yield* pa.send({ to: marks, n: 1, from: "a" })
-            yield* bounded(pb.receive({ name: "marks", n: 1 }))
-            expect(yield* bounded(pb.drainSlow({ n: 8 }))).toEqual(kept)
+            yield* bounded(pb.receive({ name: "marks", n: 1 }), `${strategy}'s mark`)
+            expect(yield* bounded(pb.drainSlow({ n: 8 }), `${strategy}'s 8 kept`)).toEqual(kept)
             yield* Actor.stop(pb)
           }
         })
@@ -216,6 +260,24 @@ for (const { a, b, workers } of pairs) {
     }
   )
 }
+
+describe("channels: one node", () => {
+  it.live("many senders to a full inbox on their own node all get through in order", () =>
+    Effect.gen(function* () {
+      const ra = yield* spawnOn(inProcess)
+      const rb = yield* spawnOn(inProcess)
+      const inbox = yield* rb.open({ name: "busy", capacity: 8 })
+      // each message taken frees room for one waiting sender, which must use it rather than queue again
+      const running = yield* Effect.forEach(
+        Array.from({ length: 8 }, (_, k) => k),
+        (k) => Effect.forkChild(ra.send({ to: inbox, n: 300, from: `s${k}` }), { startImmediately: true })
+      )
+      const received = yield* bounded(rb.receive({ name: "busy", n: 2400 }))
+      for (let k = 0; k < 8; k++) expect(received.filter((m) => m.from === `s${k}`)).toEqual(seqs(`s${k}`, 0, 300))
+      for (const fiber of running) expect(yield* bounded(Fiber.join(fiber))).toBe(300)
+    }).pipe(Effect.provide(layerFor([inProcess])))
+  )
+})
 
 describe("channels and topics: a node that dies", () => {
   it.live("senders to its inboxes get typed errors; its topic interest goes; nothing leaks", () =>

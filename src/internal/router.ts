@@ -31,7 +31,12 @@ export interface EndpointAddress {
   readonly channel: string
 }
 
-/** A FIFO of suspended fibers waiting for credit (or room). */
+/**
+ * A FIFO of suspended fibers waiting for credit (or room). A fiber that `wakeOne` woke takes the credit
+ * that woke it even though others still wait: were it to queue again behind them, an ack smaller than
+ * the number of waiters would leave its credit unused, and with nothing left in flight to bring more
+ * acks, every sender would wait for ever (eight concurrent publishers did, at exactly one window).
+ */
 class Waiters {
   private list: Array<(ok: boolean) => void> = []
   get size(): number {
@@ -364,31 +369,31 @@ export class Router {
     })
   }
 
-  private sendLocal(inbox: Inbox, value: unknown): Effect.Effect<void, ActorError.ActorError> {
+  private sendLocal(inbox: Inbox, value: unknown, woken = false): Effect.Effect<void, ActorError.ActorError> {
     return Effect.suspend(() => {
       if (inbox.closed) return Exit.fail(closedChannel(inbox.subject.name))
-      if (inbox.room > 0 && inbox.roomWaiters.size === 0) {
+      if (inbox.room > 0 && (woken || inbox.roomWaiters.size === 0)) {
         inbox.room--
         Queue.offerUnsafe(inbox.queue, { value, from: undefined })
         return Exit.void
       }
       return Effect.flatMap(inbox.roomWaiters.wait(), (ok) =>
-        ok ? this.sendLocal(inbox, value) : Exit.fail(closedChannel(inbox.subject.name))
+        ok ? this.sendLocal(inbox, value, true) : Exit.fail(closedChannel(inbox.subject.name))
       )
     })
   }
 
-  private sendWithCredit(sender: Sender, payload: unknown): Effect.Effect<void, ActorError.ActorError> {
+  private sendWithCredit(sender: Sender, payload: unknown, woken = false): Effect.Effect<void, ActorError.ActorError> {
     return Effect.suspend(() => {
       if (sender.status === "closed") return Exit.fail(sender.error!)
-      // FIFO: a sender that finds others waiting waits behind them, so per-sender order holds
-      if (sender.credit > 0 && sender.waiters.size === 0) {
+      // FIFO: a sender that finds others waiting waits behind them (unless credit woke it: see Waiters)
+      if (sender.credit > 0 && (woken || sender.waiters.size === 0)) {
         sender.credit--
         sender.link?.send([F.CH_MSG, sender.address.node, this.nodeId, sender.address.id, payload])
         return Exit.void
       }
       return Effect.flatMap(sender.waiters.wait(), (ok) =>
-        ok ? this.sendWithCredit(sender, payload) : Exit.fail(sender.error!)
+        ok ? this.sendWithCredit(sender, payload, true) : Exit.fail(sender.error!)
       )
     })
   }
@@ -536,17 +541,18 @@ export class Router {
     topic: TopicState,
     link: Link,
     interest: { credit: number; readonly waiters: Waiters },
-    encoded: unknown
+    encoded: unknown,
+    woken = false
   ): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (topic.interested.get(link) !== interest) return Exit.void // the neighbour lost interest or went away
-      if (interest.credit > 0 && interest.waiters.size === 0) {
+      if (interest.credit > 0 && (woken || interest.waiters.size === 0)) {
         interest.credit--
         link.send([F.T_PUB, topic.subject.name, encoded])
         return Exit.void
       }
       return Effect.flatMap(interest.waiters.wait(), (ok) =>
-        ok ? this.forward(topic, link, interest, encoded) : Exit.void
+        ok ? this.forward(topic, link, interest, encoded, true) : Exit.void
       )
     })
   }
