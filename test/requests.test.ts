@@ -33,6 +33,11 @@ describe("Requests", () => {
     expect(table.delete(2)).toBe(true)
     expect(table.delete(2)).toBe(false)
     expect(table.size).toBe(0)
+    // -1 marks a free slot inside the table: it must never look like an entry
+    expect(table.take(-1)).toBeUndefined()
+    expect(table.get(-1)).toBeUndefined()
+    expect(table.size).toBe(0)
+    expect(() => table.set(-1, "x")).toThrow(RangeError)
   })
 
   it("keeps ids that share a slot apart, and a reply to a finished id finds nothing", () => {

@@ -74,10 +74,71 @@ const codecOf = (schema: Schema.Top): SchemaCodec => {
   let c = codecs.get(schema)
   if (c === undefined) {
     const wire = (isCborSafe(schema) ? schema : Schema.toCodecJson(schema)) as Schema.Codec<unknown, unknown>
-    c = { encode: Schema.encodeUnknownExit(wire), decode: Schema.decodeUnknownExit(wire) }
+    const full = { encode: Schema.encodeUnknownExit(wire), decode: Schema.decodeUnknownExit(wire) }
+    c = shortcut(schema.ast, full) ?? full
     codecs.set(schema, c)
   }
   return c
+}
+
+const plain = (ast: SchemaAST.AST): boolean =>
+  ast.checks === undefined && ast.encoding === undefined && ast.context === undefined
+
+/** A `typeof` test equivalent to a bare Number, String or Boolean Schema (no checks, no transformation). */
+const primitiveTest = (ast: SchemaAST.AST): ((u: unknown) => boolean) | undefined => {
+  if (!plain(ast)) return undefined
+  switch (ast._tag) {
+    case "Number":
+      return (u) => typeof u === "number"
+    case "String":
+      return (u) => typeof u === "string"
+    case "Boolean":
+      return (u) => typeof u === "boolean"
+    default:
+      return undefined
+  }
+}
+
+/**
+ * The same codec, hand-written, for the Schemas most messages use: `Void`, a bare number, string or
+ * boolean, and a struct of those (what `payload: { a: Schema.Number, ... }` builds). Schema's generic
+ * parser takes ~60 ns for a two-number struct; this takes a few. It accepts exactly what the Schema
+ * accepts (an object that is not an array, each declared key holding its type, excess keys dropped) and
+ * hands anything else to `full`, so a failure still carries the Schema's own issue.
+ */
+const shortcut = (ast: SchemaAST.AST, full: SchemaCodec): SchemaCodec | undefined => {
+  if (!plain(ast)) return undefined
+  if (ast._tag === "Void") return { encode: () => Exit.void, decode: () => Exit.void }
+  const test = primitiveTest(ast)
+  if (test !== undefined) {
+    return {
+      encode: (u) => (test(u) ? Exit.succeed(u) : full.encode(u)),
+      decode: (u) => (test(u) ? Exit.succeed(u) : full.decode(u))
+    }
+  }
+  // a struct without keys passes any object through whole: left to Schema
+  if (!SchemaAST.isObjects(ast) || ast.indexSignatures.length > 0 || ast.propertySignatures.length === 0) {
+    return undefined
+  }
+  const keys: Array<string> = []
+  const tests: Array<(u: unknown) => boolean> = []
+  for (const ps of ast.propertySignatures) {
+    const t = primitiveTest(ps.type)
+    if (typeof ps.name !== "string" || ps.name === "__proto__" || t === undefined) return undefined
+    keys.push(ps.name)
+    tests.push(t)
+  }
+  const copy = (u: unknown, otherwise: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>) => {
+    if (typeof u !== "object" || u === null || Array.isArray(u)) return otherwise(u)
+    const out: Record<string, unknown> = {}
+    for (let i = 0; i < keys.length; i++) {
+      const v = (u as Record<string, unknown>)[keys[i]!]
+      if (!tests[i]!(v)) return otherwise(u)
+      out[keys[i]!] = v
+    }
+    return Exit.succeed(out)
+  }
+  return { encode: (u) => copy(u, full.encode), decode: (u) => copy(u, full.decode) }
 }
 
 const schemaOf = (method: Method, part: Part): Schema.Top =>

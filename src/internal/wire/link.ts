@@ -476,18 +476,32 @@ export class Link {
     })
   }
 
-  /** @internal used by RemoteEndpoint */
-  call(actorId: string, incarnation: number, method: Method, payload: unknown): Effect.Effect<unknown, unknown> {
-    return Effect.callback<unknown, unknown>((resume) => {
-      if (this.status === "closed") return resume(this.closedExit())
-      const encoded = codec.encode(actorId, method, "payload", payload)
-      if (Exit.isFailure(encoded)) return resume(encoded)
-      const id = this.newId()
-      this.pending.set(id, new PendingCall(actorId, method, resume))
-      this.write([F.CALL, id, actorId, incarnation, method.name, encoded.value])
-      return Effect.sync(() => {
-        if (this.pending.delete(id)) this.write([F.INTERRUPT, id])
-      })
+  /**
+   * @internal used by RemoteEndpoint: sends a CALL whose reply resumes `resume`; returns what interrupts
+   * it. Not an Effect of its own, so that a remote call is one `Effect.callback` (resolving the link
+   * inside it) rather than a suspend around a callback: one primitive and two closures fewer per call.
+   */
+  register(
+    actorId: string,
+    incarnation: number,
+    method: Method,
+    payload: unknown,
+    resume: (exit: Exit.Exit<unknown, unknown>) => void
+  ): Effect.Effect<void> | undefined {
+    if (this.status === "closed") {
+      resume(this.closedExit())
+      return undefined
+    }
+    const encoded = codec.encode(actorId, method, "payload", payload)
+    if (Exit.isFailure(encoded)) {
+      resume(encoded)
+      return undefined
+    }
+    const id = this.newId()
+    this.pending.set(id, new PendingCall(actorId, method, resume))
+    this.write([F.CALL, id, actorId, incarnation, method.name, encoded.value])
+    return Effect.sync(() => {
+      if (this.pending.delete(id)) this.write([F.INTERRUPT, id])
     })
   }
 
@@ -953,7 +967,11 @@ class RemoteEndpoint implements ActorRef.Endpoint {
     })
   }
   call(method: Method, payload: unknown) {
-    return this.with((link) => link.call(this.id, this.incarnation, method, payload))
+    return Effect.callback<unknown, unknown>((resume) => {
+      const link = this.link.resolve(this.node)
+      if (link instanceof Link) return link.register(this.id, this.incarnation, method, payload, resume)
+      resume(Exit.fail(link))
+    })
   }
   cast(method: Method, payload: unknown) {
     return this.with((link) => link.cast(this.id, this.incarnation, method, payload))

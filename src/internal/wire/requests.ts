@@ -28,6 +28,8 @@ export class Requests<V> {
   }
 
   set(id: number, value: V): void {
+    // ids are never negative on the wire (frame.ts); -1 marks a free slot, so one would go astray there
+    if (id < 0) throw new RangeError(`request id ${id}`)
     let i = id & this.mask
     if (this.keys[i] === id) {
       this.values[i] = value
@@ -51,7 +53,7 @@ export class Requests<V> {
   /** Removes `id`'s entry and returns it. */
   take(id: number): V | undefined {
     const i = id & this.mask
-    if (this.keys[i] === id) {
+    if (this.keys[i] === id && id >= 0) {
       const value = this.values[i]
       this.keys[i] = -1
       this.values[i] = undefined
