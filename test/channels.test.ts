@@ -50,6 +50,32 @@ const bounded = <A, E, R>(self: Effect.Effect<A, E, R>, what = "") =>
     })
   )
 
+/**
+ * As `bounded`, and a timeout reports the news topic's flow control on each relay's node and on this
+ * (the hub's) node: credit, waiters, publications not yet handled. For a wait that only a lost
+ * publication or acknowledgement could leave hanging.
+ */
+const boundedTopic = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  what: string,
+  relays: ReadonlyArray<ActorRef.ActorRef<typeof Relay>>
+) =>
+  self.pipe(
+    Effect.timeoutOrElse({
+      duration: "20 seconds",
+      orElse: () =>
+        Effect.gen(function* () {
+          const hub = (yield* ActorSystem.ActorSystem).router.stats().topics.find((t) => t.name === "news")
+          const nodes: Array<string> = [`hub: ${JSON.stringify(hub?.flow ?? "no topic state")}`]
+          for (const relay of relays) {
+            const stats = yield* Effect.exit(relay.stats())
+            nodes.push(stats._tag === "Success" ? `${stats.value.node}: ${JSON.stringify(stats.value.newsFlow)}` : "?")
+          }
+          return yield* Effect.die(`the wait for ${what} timed out; news flow: ${nodes.join("; ")}`)
+        })
+    })
+  )
+
 let ids = 0
 const spawnOn = (side: Side) =>
   Actor.spawn(Relay, { id: `relay-${side.name}-${++ids}`, backend: side.backend }) as Effect.Effect<
@@ -234,10 +260,10 @@ for (const { a, b, workers } of pairs) {
           const published = yield* stalledAt(ra.published(), TOPIC_WINDOW)
           expect(published).toBeLessThan(3000)
           expect(published).toBeLessThanOrEqual(3 * TOPIC_WINDOW + 8)
-          expect(yield* bounded(rb.drainSlow({ n: 3000 }), `3000 publications (${published} published)`)).toEqual(
-            seqs("a", 0, 3000)
-          )
-          expect(yield* bounded(Fiber.join(flood), "the flood to end")).toBe(3000)
+          expect(
+            yield* boundedTopic(rb.drainSlow({ n: 3000 }), `3000 publications (${published} published)`, [ra, rb])
+          ).toEqual(seqs("a", 0, 3000))
+          expect(yield* boundedTopic(Fiber.join(flood), "the flood to end", [ra, rb])).toBe(3000)
           // a topic is system-wide: the slow subscriber would hold back every later publisher
           yield* Actor.stop(rb)
 
@@ -249,10 +275,12 @@ for (const { a, b, workers } of pairs) {
             const marks = yield* pb.open({ name: "marks", capacity: 8 })
             yield* pb.subscribeSlow({ capacity: 8, strategy })
             // nobody waits for a sliding or dropping subscriber: the publisher runs through
-            expect(yield* bounded(pa.publish({ n: 1000, from: "a", offset: 0 }), `${strategy} publishing`)).toBe(1000)
+            expect(
+              yield* boundedTopic(pa.publish({ n: 1000, from: "a", offset: 0 }), `${strategy} publishing`, [pa, pb])
+            ).toBe(1000)
             yield* pa.send({ to: marks, n: 1, from: "a" })
-            yield* bounded(pb.receive({ name: "marks", n: 1 }), `${strategy}'s mark`)
-            expect(yield* bounded(pb.drainSlow({ n: 8 }), `${strategy}'s 8 kept`)).toEqual(kept)
+            yield* boundedTopic(pb.receive({ name: "marks", n: 1 }), `${strategy}'s mark`, [pa, pb])
+            expect(yield* boundedTopic(pb.drainSlow({ n: 8 }), `${strategy}'s 8 kept`, [pa, pb])).toEqual(kept)
             yield* Actor.stop(pb)
           }
         })

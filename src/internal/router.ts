@@ -177,8 +177,23 @@ export class Router {
     readonly links: number
     readonly inboxes: number
     readonly senders: number
-    readonly topics: ReadonlyArray<{ readonly name: string; readonly subscribers: number; readonly interested: number }>
+    readonly topics: ReadonlyArray<{
+      readonly name: string
+      readonly subscribers: number
+      readonly interested: number
+      /** Per neighbour: the credit towards it, who waits for credit, publications from it not yet handled. */
+      readonly flow: ReadonlyArray<string>
+    }>
   } {
+    const flow = (t: TopicState): Array<string> => {
+      const out: Array<string> = []
+      for (const [link, i] of t.interested) out.push(`to ${link.peer}: credit ${i.credit}, ${i.waiters.size} waiting`)
+      for (const [link, i] of t.inbound) {
+        out.push(`from ${link.peer}: ${i.queue.length} queued, ${i.running ? "running" : "idle"}, ${i.acks} unacked`)
+      }
+      for (const link of t.advertised) out.push(`advertised to ${link.peer}`)
+      return out
+    }
     return {
       links: this.links.size,
       inboxes: this.inboxes.size,
@@ -186,7 +201,8 @@ export class Router {
       topics: Array.from(this.topics.values(), (t) => ({
         name: t.subject.name,
         subscribers: t.subscribers.size,
-        interested: t.interested.size
+        interested: t.interested.size,
+        flow: flow(t)
       }))
     }
   }
