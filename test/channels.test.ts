@@ -114,6 +114,15 @@ const stalledAt = (read: Effect.Effect<number, ActorError.ActorError>, atLeast: 
 
 const seqs = (from: string, start: number, n: number) => Array.from({ length: n }, (_, i) => ({ from, seq: start + i }))
 
+/** The eight concurrent senders (or publishers) of the "many at once" tests, 300 messages each. */
+const eight = Array.from({ length: 8 }, (_, k) => k)
+
+/** Each of the eight sent its 300 messages, in order, whatever the interleaving between them. */
+const expectEachInOrder = (messages: ReadonlyArray<{ readonly from: string }>, prefix: string) => {
+  for (const k of eight)
+    expect(messages.filter((m) => m.from === `${prefix}${k}`)).toEqual(seqs(`${prefix}${k}`, 0, 300))
+}
+
 /** What a relay's subscription has collected, once it holds `n` publications (polled, bounded by the caller). */
 const collectedAll = (relay: ActorRef.ActorRef<typeof Relay>, n: number) =>
   Effect.gen(function* () {
@@ -229,20 +238,14 @@ for (const { a, b, workers } of pairs) {
           yield* rb.subscribe({ capacity: 8, strategy: "suspend" })
           const inbox = yield* rb.open({ name: "busy", capacity: 8 })
           // more waiting senders than one acknowledgement frees: a woken sender must not queue again
-          const running = yield* Effect.forEach(
-            Array.from({ length: 8 }, (_, k) => k),
-            (k) =>
-              Effect.all([
-                Effect.forkChild(ra.publish({ n: 300, from: `p${k}`, offset: 0 }), { startImmediately: true }),
-                Effect.forkChild(ra.send({ to: inbox, n: 300, from: `s${k}` }), { startImmediately: true })
-              ])
+          const running = yield* Effect.forEach(eight, (k) =>
+            Effect.all([
+              Effect.forkChild(ra.publish({ n: 300, from: `p${k}`, offset: 0 }), { startImmediately: true }),
+              Effect.forkChild(ra.send({ to: inbox, n: 300, from: `s${k}` }), { startImmediately: true })
+            ])
           )
-          const received = yield* bounded(rb.receive({ name: "busy", n: 2400 }))
-          const collected = yield* bounded(collectedAll(rb, 2400))
-          for (let k = 0; k < 8; k++) {
-            expect(received.filter((m) => m.from === `s${k}`)).toEqual(seqs(`s${k}`, 0, 300))
-            expect(collected.filter((m) => m.from === `p${k}`)).toEqual(seqs(`p${k}`, 0, 300))
-          }
+          expectEachInOrder(yield* bounded(rb.receive({ name: "busy", n: 2400 })), "s")
+          expectEachInOrder(yield* bounded(collectedAll(rb, 2400)), "p")
           for (const fiber of running.flat()) expect(yield* bounded(Fiber.join(fiber))).toBe(300)
           // a subscription left behind would fill up and hold back the later tests' publishers
           yield* rb.unsubscribe()
@@ -296,12 +299,10 @@ describe("channels: one node", () => {
       const rb = yield* spawnOn(inProcess)
       const inbox = yield* rb.open({ name: "busy", capacity: 8 })
       // each message taken frees room for one waiting sender, which must use it rather than queue again
-      const running = yield* Effect.forEach(
-        Array.from({ length: 8 }, (_, k) => k),
-        (k) => Effect.forkChild(ra.send({ to: inbox, n: 300, from: `s${k}` }), { startImmediately: true })
+      const running = yield* Effect.forEach(eight, (k) =>
+        Effect.forkChild(ra.send({ to: inbox, n: 300, from: `s${k}` }), { startImmediately: true })
       )
-      const received = yield* bounded(rb.receive({ name: "busy", n: 2400 }))
-      for (let k = 0; k < 8; k++) expect(received.filter((m) => m.from === `s${k}`)).toEqual(seqs(`s${k}`, 0, 300))
+      expectEachInOrder(yield* bounded(rb.receive({ name: "busy", n: 2400 })), "s")
       for (const fiber of running) expect(yield* bounded(Fiber.join(fiber))).toBe(300)
     }).pipe(Effect.provide(layerFor([inProcess])))
   )
