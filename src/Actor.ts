@@ -171,6 +171,9 @@ class TimeoutEndpoint implements ActorRef.Endpoint {
   stream(method: Method, payload: unknown): Stream.Stream<unknown, unknown> {
     return this.inner.stream(method, payload)
   }
+  get address() {
+    return this.inner.address
+  }
   get stop() {
     return this.inner.stop
   }

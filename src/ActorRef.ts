@@ -20,6 +20,8 @@ export interface Endpoint {
   readonly protocol: Protocol.Any
   /** Where the actor lives: "local" or a node id. */
   readonly location: string
+  /** The node and incarnation a ref carries when it travels inside a message. */
+  readonly address: Address
   call(method: Method, payload: unknown): Effect.Effect<unknown, unknown>
   cast(method: Method, payload: unknown): Effect.Effect<void, ActorError>
   stream(method: Method, payload: unknown): Stream.Stream<unknown, unknown>
@@ -29,6 +31,16 @@ export interface Endpoint {
   readonly kill: Effect.Effect<void, ActorError>
   /** Completes once, when the actor has terminated (at once if it already has), with how. */
   readonly watch: Effect.Effect<Termination>
+}
+
+/**
+ * Where a ref points, beyond its id: the node that runs the actor and the incarnation it names (a ref
+ * to a stopped actor never reaches a later actor spawned under the same id).
+ * @internal
+ */
+export interface Address {
+  readonly node: string
+  readonly incarnation: number
 }
 
 /**

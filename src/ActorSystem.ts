@@ -55,6 +55,11 @@ export interface ActorSystem extends Backend {
   readonly ids: () => ReadonlyArray<string>
   /** @internal the cell of a live actor, for the wire's server side */
   readonly cellOf: (id: string) => Cell | undefined
+  /**
+   * @internal the endpoint of one incarnation of a local actor (a ref that travelled and came back),
+   * or undefined when that incarnation is no longer the actor under its id
+   */
+  readonly endpointOf: (id: string, incarnation: number) => ActorRef.Endpoint | undefined
   /** @internal how a terminated incarnation ended (Stopped when it is no longer remembered) */
   readonly terminationOf: (incarnation: number) => Termination
   /** Stops every actor (gracefully) and waits for them. */
@@ -91,10 +96,16 @@ class LocalEndpoint implements ActorRef.Endpoint {
   readonly id: string
   readonly protocol: Protocol.Any
   readonly cell: Cell
-  constructor(cell: Cell) {
+  readonly nodeId: string
+  constructor(cell: Cell, nodeId: string) {
     this.cell = cell
     this.id = cell.id
     this.protocol = cell.protocol
+    this.nodeId = nodeId
+  }
+
+  get address(): ActorRef.Address {
+    return { node: this.nodeId, incarnation: this.cell.incarnation }
   }
 
   call(method: Method, payload: unknown): Effect.Effect<unknown, unknown> {
@@ -175,6 +186,9 @@ class SerializingEndpoint implements ActorRef.Endpoint {
     this.id = inner.id
     this.protocol = inner.protocol
   }
+  get address(): ActorRef.Address {
+    return this.inner.address
+  }
   call(method: Method, payload: unknown): Effect.Effect<unknown, unknown> {
     return Effect.flatMap(codec.roundTrip(this.id, method, "payload", payload), (p) =>
       Effect.flatMap(Effect.exit(this.inner.call(method, p)), (exit) => codec.roundTripExit(this.id, method, exit))
@@ -218,10 +232,11 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
   const overflow = options.mailbox?.overflow ?? Mailbox.defaults.overflow
 
   // refs are made on demand (two small objects) rather than cached: an idle actor holds none
-  const refOf = <P extends Protocol.Any>(cell: Cell): ActorRef.ActorRef<P> => {
-    const local = new LocalEndpoint(cell)
-    return ActorRef.make<P>(serializeMessages ? new SerializingEndpoint(local) : local)
+  const endpointOf = (cell: Cell): ActorRef.Endpoint => {
+    const local = new LocalEndpoint(cell, nodeId)
+    return serializeMessages ? new SerializingEndpoint(local) : local
   }
+  const refOf = <P extends Protocol.Any>(cell: Cell): ActorRef.ActorRef<P> => ActorRef.make<P>(endpointOf(cell))
 
   const whenStarted = <P extends Protocol.Any>(cell: Cell) =>
     Effect.callback<ActorRef.ActorRef<P>, ActorError.ActorError>((resume) => {
@@ -326,6 +341,10 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
     ids: () => Array.from(cells.keys()),
     terminationOf: (incarnation) => tombstones.get(incarnation) ?? T.stopped,
     cellOf: (id) => cells.get(id),
+    endpointOf: (id, incarnation) => {
+      const cell = cells.get(id)
+      return cell !== undefined && cell.incarnation === incarnation ? endpointOf(cell) : undefined
+    },
     shutdown: Effect.suspend(() => {
       const all = Array.from(cells.values())
       return Effect.forEach(

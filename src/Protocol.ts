@@ -11,6 +11,7 @@ import type { ActorRef } from "./ActorRef.ts"
 import type { Backend } from "./Backend.ts"
 import * as Behaviour from "./Behaviour.ts"
 import * as ActorSystem from "./ActorSystem.ts"
+import * as Address from "./internal/address.ts"
 import type { MailboxOptions } from "./Mailbox.ts"
 
 const TypeId = "~troupe/Protocol" as const
@@ -180,6 +181,27 @@ export interface Protocol<Name extends string, M extends Methods> extends Contex
 
   /** Inside a handler: the actor's own ref. */
   readonly self: Effect.Effect<ActorRef<Protocol<Name, M>>, never, ActorContext>
+
+  /**
+   * The Schema of refs to this protocol's actors, to pass them inside payloads, replies and channel
+   * messages. A ref that travelled reaches its actor from any node that has a route to the actor's
+   * node (through the nodes in between, if need be).
+   *
+   * @example
+   * ```ts
+   * const Worker = Actor.make("Worker", { start: { payload: { reportTo: Collector.Ref } } })
+   * yield* worker.start({ reportTo: collector })
+   * ```
+   */
+  readonly Ref: Schema.Codec<ActorRef<Protocol<Name, M>>, RefEncoded<Name>>
+}
+
+/** The wire form of a ref: the node that runs the actor, its id and incarnation, the protocol's name. */
+export interface RefEncoded<Name extends string = string> {
+  readonly node: string
+  readonly id: string
+  readonly incarnation: number
+  readonly protocol: Name
 }
 
 /** Type-level helpers. */
@@ -254,5 +276,8 @@ export const make = <const Name extends string, const M extends Methods>(name: N
       )
     )
   protocol.self = ActorSystem.selfRef
+  let ref: Schema.Top | undefined
+  // built on first use: most protocols never travel
+  Object.defineProperty(protocol, "Ref", { get: () => (ref ??= Address.schema(protocol)) })
   return protocol
 }

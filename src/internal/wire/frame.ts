@@ -75,6 +75,15 @@ export const WATCH = 24
 export const PING = 25
 /** [PONG] — the answer to PING. */
 export const PONG = 26
+/**
+ * [VIA, dst node, request] — a CALL, CAST, STREAM, STOP or WATCH for an actor on a node that is not
+ * this link's peer (a ref that travelled inside a message). Each node on the way forwards the request
+ * under an id of its own and relays the answers back; the last hop sends the request bare.
+ */
+export const VIA = 27
+
+/** The requests a VIA frame may carry. */
+export const relayable: ReadonlySet<number> = new Set([CALL, CAST, STREAM, STOP, WATCH])
 
 /** Outcome tags of REPLY and END. */
 export const OK = 0
@@ -114,7 +123,8 @@ export const names: ReadonlyArray<string> = [
   "T_ACK",
   "WATCH",
   "PING",
-  "PONG"
+  "PONG",
+  "VIA"
 ]
 
 const isId = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 0 && u <= MAX_REQUEST_ID
@@ -200,6 +210,11 @@ export const check = (frame: unknown): string | undefined => {
     case PING:
     case PONG:
       return f.length === 1 ? undefined : `malformed ${names[f[0] as number]}`
+    case VIA: {
+      if (f.length !== 3 || !isString(f[1]) || !Array.isArray(f[2]) || !relayable.has(f[2][0])) return "malformed VIA"
+      const inner = check(f[2])
+      return inner === undefined ? undefined : `VIA carrying a ${inner}`
+    }
     default:
       return `unknown frame type ${typeof f[0] === "number" ? f[0] : typeof f[0]}`
   }

@@ -110,7 +110,34 @@ class PendingWatch {
   }
 }
 
-type Pending = PendingCall | PendingStream | PendingControl | PendingWatch
+/**
+ * A request this node forwards for a neighbour (a VIA frame): the link it came in on, its id there,
+ * and its type, to relay the answers back or, if this side fails, to answer in the peer's stead.
+ */
+class Relayed {
+  readonly origin: Link
+  readonly id: number
+  readonly type: number
+  readonly forwarded: Forwarded
+  constructor(origin: Link, id: number, type: number, forwarded: Forwarded) {
+    this.origin = origin
+    this.id = id
+    this.type = type
+    this.forwarded = forwarded
+  }
+}
+
+/** On the link a relayed request came in on: where it went, so that DEMAND and INTERRUPT follow it. */
+class Forwarded {
+  readonly next: Link
+  readonly id: number
+  constructor(next: Link, id: number) {
+    this.next = next
+    this.id = id
+  }
+}
+
+type Pending = PendingCall | PendingStream | PendingControl | PendingWatch | Relayed
 
 /** Server side of a stream: its envelope until the handler answers, then the fiber that runs it. */
 class InboundStream {
@@ -138,7 +165,7 @@ export class Link {
   private flushScheduled = false
   private nextId = 0
   private readonly pending = new Requests<Pending>()
-  private readonly inbound = new Requests<Envelope | InboundStream>()
+  private readonly inbound = new Requests<Envelope | InboundStream | Forwarded>()
   private openWaiters: Array<(error: ActorError.ActorError | undefined) => void> = []
   private readonly runFork: <A, E>(effect: Effect.Effect<A, E, never>) => Fiber.Fiber<A, E>
   private readonly flushTask = () => this.flush()
@@ -146,6 +173,11 @@ export class Link {
   private lastHeard = Date.now()
   private lastSent = Date.now()
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined = undefined
+
+  /** What the link holds, for diagnostics: its requests in flight each way and frames not yet sent. */
+  describe(): string {
+    return `${this.peer}: ${this.status}, ${this.pending.size} pending, ${this.inbound.size} inbound, ${this.outbox.length} unsent`
+  }
 
   /** The error for requests in flight when the peer goes away. */
   lost(message: string): ActorError.ActorError {
@@ -209,6 +241,7 @@ export class Link {
     for (const p of pending) {
       if (p instanceof PendingStream) Queue.failCauseUnsafe(p.queue, Cause.fail(error))
       else if (p instanceof PendingWatch) p.resume(down)
+      else if (p instanceof Relayed) p.origin.answerRelayed(p, error, down)
       else p.resume(exit)
     }
     // nobody is left to answer: queued requests of the peer are dropped, running ones interrupted
@@ -382,6 +415,8 @@ export class Link {
         return this.fail(
           this.lost(`${this.peer} closed the link (${f[1]}) with requests in flight; their outcome is unknown`)
         )
+      case F.VIA:
+        return this.onVia(f[1], f[2])
       case F.HELLO:
         return this.protocolError("a second HELLO")
       case F.CH_OPEN:
@@ -451,9 +486,17 @@ export class Link {
     return Exit.fail(this.closeError!)
   }
 
-  /** The endpoint of an actor on the peer. */
-  endpoint(protocol: Protocol.Any, actorId: string, incarnation: number): ActorRef.Endpoint {
-    return new RemoteEndpoint(this, this.peer, protocol, actorId, incarnation)
+  /**
+   * The endpoint of an actor on the peer, or, with `via`, on node `via` beyond it: requests then
+   * travel as VIA frames that the nodes on the way relay.
+   */
+  endpoint(protocol: Protocol.Any, actorId: string, incarnation: number, via?: string): ActorRef.Endpoint {
+    return new RemoteEndpoint(this, via ?? this.peer, protocol, actorId, incarnation, via)
+  }
+
+  /** Writes a request for the peer, or for node `via` beyond it. */
+  private request(frame: Array<unknown>, via: string | undefined): void {
+    this.write(via === undefined ? frame : [F.VIA, via, frame])
   }
 
   /** The link to use for a ref made for `node` (see LinkOptions.resolve). */
@@ -462,14 +505,14 @@ export class Link {
   }
 
   /** Completes when the actor ends, with how; NodeDown if this link closes first. */
-  watch(actorId: string, incarnation: number): Effect.Effect<Termination> {
+  watch(actorId: string, incarnation: number, via?: string): Effect.Effect<Termination> {
     return Effect.callback<Termination>((resume) => {
       if (this.status === "closed") {
-        return resume(Exit.succeed(new T.NodeDown({ node: this.peer, message: this.closeError!.message })))
+        return resume(Exit.succeed(new T.NodeDown({ node: via ?? this.peer, message: this.closeError!.message })))
       }
       const id = this.newId()
       this.pending.set(id, new PendingWatch((t) => resume(Exit.succeed(t))))
-      this.write([F.WATCH, id, actorId, incarnation])
+      this.request([F.WATCH, id, actorId, incarnation], via)
       return Effect.sync(() => {
         this.pending.delete(id)
       })
@@ -486,7 +529,8 @@ export class Link {
     incarnation: number,
     method: Method,
     payload: unknown,
-    resume: (exit: Exit.Exit<unknown, unknown>) => void
+    resume: (exit: Exit.Exit<unknown, unknown>) => void,
+    via: string | undefined
   ): Effect.Effect<void> | undefined {
     if (this.status === "closed") {
       resume(this.closedExit())
@@ -499,7 +543,7 @@ export class Link {
     }
     const id = this.newId()
     this.pending.set(id, new PendingCall(actorId, method, resume))
-    this.write([F.CALL, id, actorId, incarnation, method.name, encoded.value])
+    this.request([F.CALL, id, actorId, incarnation, method.name, encoded.value], via)
     return Effect.sync(() => {
       if (this.pending.delete(id)) this.write([F.INTERRUPT, id])
     })
@@ -510,26 +554,33 @@ export class Link {
     actorId: string,
     incarnation: number,
     method: Method,
-    payload: unknown
+    payload: unknown,
+    via?: string
   ): Effect.Effect<void, ActorError.ActorError> {
     return Effect.suspend(() => {
       if (this.status === "closed") return this.closedExit()
       const encoded = codec.encode(actorId, method, "payload", payload)
       if (Exit.isFailure(encoded)) return encoded
-      this.write([F.CAST, actorId, incarnation, method.name, encoded.value])
+      this.request([F.CAST, actorId, incarnation, method.name, encoded.value], via)
       return Exit.void
     })
   }
 
   /** @internal a stream call: elements flow under a credit window the caller replenishes as it consumes */
-  stream(actorId: string, incarnation: number, method: Method, payload: unknown): Stream.Stream<unknown, unknown> {
+  stream(
+    actorId: string,
+    incarnation: number,
+    method: Method,
+    payload: unknown,
+    via?: string
+  ): Stream.Stream<unknown, unknown> {
     return Stream.unwrap(
       Effect.suspend(() => {
         if (this.status === "closed") return Exit.succeed(Stream.fail(this.closeError!))
         const encoded = codec.encode(actorId, method, "payload", payload)
         if (Exit.isFailure(encoded)) return Exit.succeed(Stream.failCause(encoded.cause))
         return Effect.map(Queue.unbounded<unknown, unknown>(), (queue) =>
-          this.openStream(actorId, incarnation, method, encoded.value, queue)
+          this.openStream(actorId, incarnation, method, encoded.value, queue, via)
         )
       })
     )
@@ -540,11 +591,12 @@ export class Link {
     incarnation: number,
     method: Method,
     payload: unknown,
-    queue: Queue.Queue<unknown, unknown>
+    queue: Queue.Queue<unknown, unknown>,
+    via: string | undefined
   ): Stream.Stream<unknown, unknown> {
     const id = this.newId()
     this.pending.set(id, new PendingStream(actorId, method, queue))
-    this.write([F.STREAM, id, actorId, incarnation, method.name, payload, STREAM_WINDOW])
+    this.request([F.STREAM, id, actorId, incarnation, method.name, payload, STREAM_WINDOW], via)
     let consumed = 0
     return Stream.fromQueue(queue).pipe(
       Stream.mapArray((elements) => {
@@ -564,12 +616,12 @@ export class Link {
   }
 
   /** @internal spawn, get-or-spawn, lookup and stop on the peer */
-  control(frame: (id: number) => Array<unknown>): Effect.Effect<unknown, ActorError.ActorError> {
+  control(frame: (id: number) => Array<unknown>, via?: string): Effect.Effect<unknown, ActorError.ActorError> {
     return Effect.callback<unknown, ActorError.ActorError>((resume) => {
       if (this.status === "closed") return resume(this.closedExit())
       const id = this.newId()
       this.pending.set(id, new PendingControl(resume))
-      this.write(frame(id))
+      this.request(frame(id), via)
       return Effect.sync(() => {
         this.pending.delete(id)
       })
@@ -610,6 +662,7 @@ export class Link {
     const p = this.pending.take(id)
     if (p === undefined) return // interrupted meanwhile
     if (p instanceof PendingCall) return p.resume(decodeOutcome(p.actorId, p.method, outcome, value))
+    if (p instanceof Relayed) return p.origin.relayBack(p, [F.REPLY, p.id, outcome, value], true)
     if (p instanceof PendingWatch) {
       const decoded = decodeTermination(value)
       return p.resume(
@@ -630,6 +683,7 @@ export class Link {
 
   private onChunk(id: number, elements: Array<unknown>): void {
     const p = this.pending.get(id)
+    if (p instanceof Relayed) return p.origin.relayBack(p, [F.CHUNK, p.id, elements], false)
     if (!(p instanceof PendingStream)) return // ended or interrupted meanwhile
     const decoded: Array<unknown> = new Array(elements.length)
     for (let i = 0; i < elements.length; i++) {
@@ -648,6 +702,10 @@ export class Link {
 
   private onEnd(id: number, outcome: number, value: unknown): void {
     const p = this.pending.get(id)
+    if (p instanceof Relayed) {
+      this.pending.delete(id)
+      return p.origin.relayBack(p, [F.END, p.id, outcome, value], true)
+    }
     if (!(p instanceof PendingStream)) return
     this.pending.delete(id)
     if (outcome === F.OK) {
@@ -656,6 +714,63 @@ export class Link {
     }
     const exit = decodeOutcome(p.actorId, p.method, outcome, value)
     Queue.failCauseUnsafe(p.queue, Exit.isFailure(exit) ? exit.cause : Cause.die("stream END carried a success"))
+  }
+
+  // ---------------------------------------------------------------- relaying
+
+  /**
+   * A request for node `dst` (a ref that travelled inside a message): handled here if this is `dst`,
+   * else forwarded towards it under an id of this node's, its answers relayed back unread. Payloads and
+   * replies stay encoded: a node on the way need not know the protocol.
+   */
+  private onVia(dst: string, request: Array<any>): void {
+    const system = this.options.host.system
+    if (dst === system.nodeId) return this.dispatch(request)
+    const type = request[0] as number
+    const next = system.router.route(dst)
+    if (next === undefined || next === this || next.status !== "open") {
+      // a session of a served client routes nowhere but back to it: its refs reach only its own tree
+      return this.answerUnreachable(type, request[1], dst)
+    }
+    const frame = request.slice()
+    if (type !== F.CAST) {
+      const id = next.newId()
+      const forwarded = new Forwarded(next, id)
+      next.pending.set(id, new Relayed(this, request[1], type, forwarded))
+      this.inbound.set(request[1], forwarded)
+      frame[1] = id
+    }
+    next.write(next.peer === dst ? frame : [F.VIA, dst, frame])
+  }
+
+  /** Sends an answer from further on back to where the request came from. */
+  private relayBack(relayed: Relayed, frame: Array<unknown>, last: boolean): void {
+    if (last && this.inbound.get(relayed.id) === relayed.forwarded) this.inbound.delete(relayed.id)
+    this.write(frame)
+  }
+
+  /** @internal the origin side gave the request up (INTERRUPT, or its link closed): stop relaying it */
+  dropRelayed(id: number): void {
+    if (this.pending.delete(id)) this.write([F.INTERRUPT, id])
+  }
+
+  /** The link a relayed request went out on failed: answer it here, as the peer would have. */
+  private answerRelayed(relayed: Relayed, error: ActorError.ActorError, down: Termination): void {
+    if (this.inbound.get(relayed.id) !== relayed.forwarded) return
+    this.inbound.delete(relayed.id)
+    this.answerWith(relayed.type, relayed.id, error, down)
+  }
+
+  private answerUnreachable(type: number, id: number, dst: string): void {
+    const message = `no route to node ${dst}`
+    const error = ActorError.make(new ActorError.Unreachable({ node: dst, message }))
+    this.answerWith(type, id, error, new T.NodeDown({ node: dst, message }))
+  }
+
+  private answerWith(type: number, id: number, error: ActorError.ActorError, down: Termination): void {
+    if (type === F.CALL || type === F.STOP) this.replyError(F.REPLY, id, error)
+    else if (type === F.STREAM) this.replyError(F.END, id, error)
+    else if (type === F.WATCH) this.write([F.REPLY, id, F.OK, encodeTermination(down)])
   }
 
   // ---------------------------------------------------------------- server role
@@ -795,6 +910,7 @@ export class Link {
 
   private onDemand(id: number, n: number): void {
     const state = this.inbound.get(id)
+    if (state instanceof Forwarded) return state.next.write([F.DEMAND, state.id, n])
     if (!(state instanceof InboundStream)) return
     state.credit += n
     state.wake?.()
@@ -874,8 +990,10 @@ export class Link {
   }
 }
 
-const cancelInbound = (entry: Envelope | InboundStream): void => {
-  if (entry instanceof InboundStream) {
+const cancelInbound = (entry: Envelope | InboundStream | Forwarded): void => {
+  if (entry instanceof Forwarded) {
+    entry.next.dropRelayed(entry.id)
+  } else if (entry instanceof InboundStream) {
     entry.fiber?.interruptUnsafe()
     if (entry.env !== undefined) entry.env.owner?.cancel(entry.env)
   } else {
@@ -950,51 +1068,72 @@ class RemoteEndpoint implements ActorRef.Endpoint {
   readonly protocol: Protocol.Any
   readonly id: string
   readonly incarnation: number
-  constructor(link: Link, node: string, protocol: Protocol.Any, id: string, incarnation: number) {
+  /** Set when the actor is beyond the link's peer: requests travel relayed, on this very link. */
+  private readonly via: string | undefined
+  constructor(
+    link: Link,
+    node: string,
+    protocol: Protocol.Any,
+    id: string,
+    incarnation: number,
+    via: string | undefined
+  ) {
     this.link = link
     this.node = node
     this.protocol = protocol
     this.id = id
     this.incarnation = incarnation
+    this.via = via
   }
   get location(): string {
     return this.node
   }
+  get address(): ActorRef.Address {
+    return { node: this.node, incarnation: this.incarnation }
+  }
+  private current(): Link | ActorError.ActorError {
+    return this.via === undefined ? this.link.resolve(this.node) : this.link
+  }
   private with<A, E>(f: (link: Link) => Effect.Effect<A, E>): Effect.Effect<A, E | ActorError.ActorError> {
     return Effect.suspend((): Effect.Effect<A, E | ActorError.ActorError> => {
-      const link = this.link.resolve(this.node)
+      const link = this.current()
       return link instanceof Link ? f(link) : Exit.fail(link)
     })
   }
   call(method: Method, payload: unknown) {
     return Effect.callback<unknown, unknown>((resume) => {
-      const link = this.link.resolve(this.node)
-      if (link instanceof Link) return link.register(this.id, this.incarnation, method, payload, resume)
+      const link = this.current()
+      if (link instanceof Link) return link.register(this.id, this.incarnation, method, payload, resume, this.via)
       resume(Exit.fail(link))
     })
   }
   cast(method: Method, payload: unknown) {
-    return this.with((link) => link.cast(this.id, this.incarnation, method, payload))
+    return this.with((link) => link.cast(this.id, this.incarnation, method, payload, this.via))
   }
   stream(method: Method, payload: unknown): Stream.Stream<unknown, unknown> {
     return Stream.unwrap(
       Effect.map(
         this.with((link) => Effect.succeed(link)),
-        (link) => link.stream(this.id, this.incarnation, method, payload)
+        (link) => link.stream(this.id, this.incarnation, method, payload, this.via)
       )
     )
   }
   get stop(): Effect.Effect<void, ActorError.ActorError> {
-    return this.with((link) => Effect.asVoid(link.control((req) => [F.STOP, req, this.id, this.incarnation, false])))
+    return this.terminate(false)
   }
   get kill(): Effect.Effect<void, ActorError.ActorError> {
-    return this.with((link) => Effect.asVoid(link.control((req) => [F.STOP, req, this.id, this.incarnation, true])))
+    return this.terminate(true)
+  }
+  private terminate(kill: boolean): Effect.Effect<void, ActorError.ActorError> {
+    return this.with((link) =>
+      Effect.asVoid(link.control((req) => [F.STOP, req, this.id, this.incarnation, kill], this.via))
+    )
   }
   get watch(): Effect.Effect<Termination> {
     return Effect.suspend(() => {
-      const link = this.link.resolve(this.node)
+      const link = this.current()
       return link instanceof Link
-        ? link.watch(this.id, this.incarnation)
+        ? link.watch(this.id, this.incarnation, this.via)
         : Exit.succeed(new T.NodeDown({ node: this.node, message: link.message }))
     })
   }
