@@ -65,11 +65,18 @@ const boundedTopic = <A, E, R>(
       duration: "20 seconds",
       orElse: () =>
         Effect.gen(function* () {
-          const hub = (yield* ActorSystem.ActorSystem).router.stats().topics.find((t) => t.name === "news")
-          const nodes: Array<string> = [`hub: ${JSON.stringify(hub?.flow ?? "no topic state")}`]
+          const stats = (yield* ActorSystem.ActorSystem).router.stats()
+          const hub = stats.topics.find((t) => t.name === "news")
+          const nodes: Array<string> = [
+            `hub: ${JSON.stringify(hub?.flow ?? "no topic state")}, links ${JSON.stringify(stats.linkDetail)}`
+          ]
           for (const relay of relays) {
-            const stats = yield* Effect.exit(relay.stats())
-            nodes.push(stats._tag === "Success" ? `${stats.value.node}: ${JSON.stringify(stats.value.newsFlow)}` : "?")
+            const exit = yield* Effect.exit(relay.stats())
+            nodes.push(
+              exit._tag === "Success"
+                ? `${exit.value.node} (${relay.id}, ${exit.value.published} published): ${JSON.stringify(exit.value.newsFlow)}, links ${JSON.stringify(exit.value.linkDetail)}`
+                : "?"
+            )
           }
           return yield* Effect.die(`the wait for ${what} timed out; news flow: ${nodes.join("; ")}`)
         })

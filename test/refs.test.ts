@@ -91,7 +91,7 @@ const pairs: ReadonlyArray<readonly [counter: Side, broker: Side, workers: numbe
 ]
 
 for (const [counterSide, brokerSide, workers] of pairs) {
-  layer(layerFor([counterSide, brokerSide], workers), { timeout: 60_000 })(
+  layer(layerFor([counterSide, brokerSide], workers), { timeout: 60_000, excludeTestServices: true })(
     `refs: a ${counterSide.name} actor's ref used on a ${brokerSide.name} node`,
     (it) => {
       it.effect("calls, typed errors, casts in order, streams, stop and watch all work through the ref", () =>
@@ -109,6 +109,14 @@ for (const [counterSide, brokerSide, workers] of pairs) {
           expect(yield* broker.ticks({ target: counter, n: 3 })).toEqual([0, 1, 2])
           yield* until(counter.streams(), 0, "the abandoned stream to stop")
           expect(yield* counter.add({ n: 0 })).toBe(13)
+          expect(yield* broker.watchFor({ target: counter, millis: 1 })).toBe("gave up")
+          // whatever was relayed has been answered or given up: no node on the way holds anything
+          const system = yield* ActorSystem.ActorSystem
+          yield* until(
+            Effect.sync(() => system.router.stats().linkDetail.every((l) => l.includes(" 0 pending, 0 inbound"))),
+            true,
+            "the hub's links to hold no requests"
+          )
           expect(yield* broker.stopAndWatch({ target: counter })).toEqual({ watched: "Stopped", later: "Stopped" })
           expect(reasonOf(yield* Effect.exit(counter.add({ n: 1 })))).toBe("Stopped")
         })
@@ -140,23 +148,25 @@ for (const [counterSide, brokerSide, workers] of pairs) {
   )
 }
 
-layer(layerFor([worker], 1), { timeout: 60_000 })("refs: an actor's ref used on its own node", (it) => {
-  it.effect("resolves to the local actor there", () =>
-    Effect.gen(function* () {
-      const counter = yield* counterOn(worker)
-      let broker = yield* brokerOn(worker)
-      expect(yield* broker.whereAmI()).toBe(yield* counter.node())
-      expect(yield* broker.add({ target: counter, n: 3 })).toBe(3)
-      expect(yield* broker.count({ target: counter, n: 3 })).toEqual([1, 2, 3])
-      expect(yield* broker.stopAndWatch({ target: counter })).toEqual({ watched: "Stopped", later: "Stopped" })
-      // a new actor under the same id is another incarnation: the old ref does not reach it
-      const again = yield* Actor.spawn(Counter, { id: counter.id, backend: Workers })
-      expect(yield* broker.reach({ target: counter })).toBe("Stopped")
-      expect(yield* broker.add({ target: again, n: 1 })).toBe(1)
-      broker = again as never
-    })
-  )
-})
+layer(layerFor([worker], 1), { timeout: 60_000, excludeTestServices: true })(
+  "refs: an actor's ref used on its own node",
+  (it) => {
+    it.effect("resolves to the local actor there", () =>
+      Effect.gen(function* () {
+        const counter = yield* counterOn(worker)
+        const broker = yield* brokerOn(worker)
+        expect(yield* broker.whereAmI()).toBe(yield* counter.node())
+        expect(yield* broker.add({ target: counter, n: 3 })).toBe(3)
+        expect(yield* broker.count({ target: counter, n: 3 })).toEqual([1, 2, 3])
+        expect(yield* broker.stopAndWatch({ target: counter })).toEqual({ watched: "Stopped", later: "Stopped" })
+        // a new actor under the same id is another incarnation: the old ref does not reach it
+        const again = yield* Actor.spawn(Counter, { id: counter.id, backend: Workers })
+        expect(yield* broker.reach({ target: counter })).toBe("Stopped")
+        expect(yield* broker.add({ target: again, n: 1 })).toBe(1)
+      })
+    )
+  }
+)
 
 describe("refs: in-process, serialize-messages", () => {
   it.effect("a ref survives the codec and reaches its actor; refs of another protocol are refused", () =>
@@ -215,7 +225,7 @@ describe("refs: nodes that die mid-relay", () => {
   )
 })
 
-layer(layerFor([worker, remote], 1), { timeout: 60_000 })("refs: forged addresses", (it) => {
+layer(layerFor([worker, remote], 1), { timeout: 60_000, excludeTestServices: true })("refs: forged addresses", (it) => {
   it.effect("reach nothing their holder has no route to: another session of the server, an unknown node", () =>
     Effect.gen(function* () {
       const counter = yield* counterOn(remote)

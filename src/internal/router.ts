@@ -38,6 +38,8 @@ export interface EndpointAddress {
  * acks, every sender would wait for ever (eight concurrent publishers did, at exactly one window).
  */
 class Waiters {
+  /** Fibers waiting in any Waiters of this process, for diagnostics (stats). */
+  static waiting = 0
   private list: Array<(ok: boolean) => void> = []
   get size(): number {
     return this.list.length
@@ -45,11 +47,18 @@ class Waiters {
   /** Suspends until `wake(true)` (continue) or `wake(false)` (give up). */
   wait(): Effect.Effect<boolean> {
     return Effect.callback<boolean>((resume) => {
-      const cb = (ok: boolean) => resume(Exit.succeed(ok))
+      const cb = (ok: boolean) => {
+        Waiters.waiting--
+        resume(Exit.succeed(ok))
+      }
+      Waiters.waiting++
       this.list.push(cb)
       return Effect.sync(() => {
         const i = this.list.indexOf(cb)
-        if (i >= 0) this.list.splice(i, 1)
+        if (i >= 0) {
+          this.list.splice(i, 1)
+          Waiters.waiting--
+        }
       })
     })
   }
@@ -175,6 +184,8 @@ export class Router {
   /** What the router holds, for diagnostics and leak tests. */
   stats(): {
     readonly links: number
+    /** Per link: its peer, status, requests in flight each way, frames not yet sent. */
+    readonly linkDetail: ReadonlyArray<string>
     readonly inboxes: number
     readonly senders: number
     readonly topics: ReadonlyArray<{
@@ -192,10 +203,16 @@ export class Router {
         out.push(`from ${link.peer}: ${i.queue.length} queued, ${i.running ? "running" : "idle"}, ${i.acks} unacked`)
       }
       for (const link of t.advertised) out.push(`advertised to ${link.peer}`)
+      for (const { queue: q } of t.subscribers) {
+        const offers = q.state._tag === "Done" ? 0 : q.state.offers.size
+        out.push(`local ${q.strategy} ${q.messages.length}/${q.capacity}, ${offers} offers waiting, ${q.state._tag}`)
+      }
+      out.push(`${Waiters.waiting} fibers waiting for credit or room in this process`)
       return out
     }
     return {
       links: this.links.size,
+      linkDetail: Array.from(this.links, (link) => link.describe()),
       inboxes: this.inboxes.size,
       senders: this.senders.size,
       topics: Array.from(this.topics.values(), (t) => ({

@@ -513,8 +513,9 @@ export class Link {
       const id = this.newId()
       this.pending.set(id, new PendingWatch((t) => resume(Exit.succeed(t))))
       this.request([F.WATCH, id, actorId, incarnation], via)
+      // a node relaying the watch holds it until it is answered: tell it the watcher left
       return Effect.sync(() => {
-        this.pending.delete(id)
+        if (this.pending.delete(id) && via !== undefined) this.write([F.INTERRUPT, id])
       })
     })
   }
