@@ -60,27 +60,32 @@ const boundedTopic = <A, E, R>(
   what: string,
   relays: ReadonlyArray<ActorRef.ActorRef<typeof Relay>>
 ) =>
-  self.pipe(
-    Effect.timeoutOrElse({
-      duration: "20 seconds",
-      orElse: () =>
-        Effect.gen(function* () {
-          const stats = (yield* ActorSystem.ActorSystem).router.stats()
-          const hub = stats.topics.find((t) => t.name === "news")
-          const nodes: Array<string> = [
-            `hub: ${JSON.stringify(hub?.flow ?? "no topic state")}, links ${JSON.stringify(stats.linkDetail)}`
-          ]
-          for (const relay of relays) {
-            const exit = yield* Effect.exit(relay.stats())
-            nodes.push(
-              exit._tag === "Success"
-                ? `${exit.value.node} (${relay.id}, ${exit.value.published} published): ${JSON.stringify(exit.value.newsFlow)}, links ${JSON.stringify(exit.value.linkDetail)}`
-                : "?"
-            )
-          }
-          return yield* Effect.die(`the wait for ${what} timed out; news flow: ${nodes.join("; ")}`)
-        })
-    })
+  Effect.flatMap(Effect.forkChild(self, { startImmediately: true }), (fiber) =>
+    // the wait is still running while the report is taken (only the join times out), so the report
+    // shows the state it is stuck in
+    Fiber.join(fiber).pipe(
+      Effect.timeoutOrElse({
+        duration: "20 seconds",
+        orElse: () =>
+          Effect.gen(function* () {
+            const stats = (yield* ActorSystem.ActorSystem).router.stats()
+            const hub = stats.topics.find((t) => t.name === "news")
+            const nodes: Array<string> = [
+              `hub: ${JSON.stringify(hub?.flow ?? "no topic state")}, links ${JSON.stringify(stats.linkDetail)}`
+            ]
+            for (const relay of relays) {
+              const exit = yield* Effect.exit(relay.stats())
+              nodes.push(
+                exit._tag === "Success"
+                  ? `${exit.value.node} (${relay.id}, ${exit.value.published} published): ${JSON.stringify(exit.value.newsFlow)}, links ${JSON.stringify(exit.value.linkDetail)}`
+                  : "?"
+              )
+            }
+            yield* Fiber.interrupt(fiber)
+            return yield* Effect.die(`the wait for ${what} timed out; news flow: ${nodes.join("; ")}`)
+          })
+      })
+    )
   )
 
 let ids = 0

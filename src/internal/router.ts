@@ -44,9 +44,16 @@ class Waiters {
   get size(): number {
     return this.list.length
   }
-  /** Suspends until `wake(true)` (continue) or `wake(false)` (give up). */
-  wait(): Effect.Effect<boolean> {
+  /**
+   * Suspends until `wake(true)` (continue) or `wake(false)` (give up), or returns true at once if
+   * `ready()` says that what the caller waits for has come meanwhile. The caller decided to wait in an
+   * earlier step, and a fiber may yield to the event loop between two steps (its op budget runs out):
+   * an acknowledgement handled in that gap found nobody to wake, so the wait must look again before it
+   * suspends. Without this a publisher waited for ever with the whole window in hand.
+   */
+  wait(ready: () => boolean): Effect.Effect<boolean> {
     return Effect.callback<boolean>((resume) => {
+      if (ready()) return resume(Exit.succeed(true))
       const cb = (ok: boolean) => {
         Waiters.waiting--
         resume(Exit.succeed(ok))
@@ -410,8 +417,9 @@ export class Router {
         Queue.offerUnsafe(inbox.queue, { value, from: undefined })
         return Exit.void
       }
-      return Effect.flatMap(inbox.roomWaiters.wait(), (ok) =>
-        ok ? this.sendLocal(inbox, value, true) : Exit.fail(closedChannel(inbox.subject.name))
+      return Effect.flatMap(
+        inbox.roomWaiters.wait(() => inbox.closed || inbox.room > 0),
+        (ok) => (ok ? this.sendLocal(inbox, value, true) : Exit.fail(closedChannel(inbox.subject.name)))
       )
     })
   }
@@ -425,8 +433,9 @@ export class Router {
         sender.link?.send([F.CH_MSG, sender.address.node, this.nodeId, sender.address.id, payload])
         return Exit.void
       }
-      return Effect.flatMap(sender.waiters.wait(), (ok) =>
-        ok ? this.sendWithCredit(sender, payload, true) : Exit.fail(sender.error!)
+      return Effect.flatMap(
+        sender.waiters.wait(() => sender.status === "closed" || sender.credit > 0),
+        (ok) => (ok ? this.sendWithCredit(sender, payload, true) : Exit.fail(sender.error!))
       )
     })
   }
@@ -437,8 +446,9 @@ export class Router {
     const existing = this.senders.get(key)
     if (existing !== undefined) {
       if (existing.status === "opening") {
-        return Effect.flatMap(existing.waiters.wait(), (ok) =>
-          ok ? Exit.succeed(existing) : Exit.fail(existing.error!)
+        return Effect.flatMap(
+          existing.waiters.wait(() => existing.status !== "opening"),
+          () => (existing.status === "open" ? Exit.succeed(existing) : Exit.fail(existing.error!))
         )
       }
       return existing.status === "open" ? Exit.succeed(existing) : Exit.fail(existing.error!)
@@ -584,8 +594,9 @@ export class Router {
         link.send([F.T_PUB, topic.subject.name, encoded])
         return Exit.void
       }
-      return Effect.flatMap(interest.waiters.wait(), (ok) =>
-        ok ? this.forward(topic, link, interest, encoded, true) : Exit.void
+      return Effect.flatMap(
+        interest.waiters.wait(() => interest.credit > 0 || topic.interested.get(link) !== interest),
+        (ok) => (ok ? this.forward(topic, link, interest, encoded, true) : Exit.void)
       )
     })
   }
