@@ -123,11 +123,15 @@ class LocalEndpoint implements ActorRef.Endpoint {
     return Effect.suspend(() => {
       const env = new Envelope(method, payload, undefined)
       let admitted: ((ok: boolean) => void) | undefined
-      env.onAdmit = (ok) => admitted?.(ok)
+      // the cast may be admitted before the callback below is registered: the fiber can yield between
+      // the two steps (its op budget ran out), and the admission must not be lost then
+      let early: boolean | undefined
+      env.onAdmit = (ok) => (admitted !== undefined ? admitted(ok) : (early = ok))
       const sent = cell.send(env)
       if (sent === Admitted) return Exit.void
       if (sent === WaitingForRoom) {
         return Effect.callback<void, ActorError.ActorError>((resume) => {
+          if (early !== undefined) return resume(early ? Exit.void : Exit.fail(cell.stoppedError))
           admitted = (ok) => resume(ok ? Exit.void : Exit.fail(cell.stoppedError))
           return Effect.sync(() => cell.cancel(env))
         })

@@ -1,18 +1,26 @@
 /**
- * Flow control against one neighbour played by the test over an in-memory link: the test decides when
- * acknowledgements arrive. A sending fiber can go back to the event loop at any step (when its op
- * budget runs out), also between finding no credit and suspending to wait for it; an acknowledgement
- * handled in that gap must still let it go on. Sweeping the op budget and the turn the acknowledgement
- * comes in puts one of them in that gap; each case here hung before the wait looked again.
+ * Waits that follow a decision made one step earlier: a channel sender or topic publisher finding no
+ * credit, a cast finding a full mailbox, a stream's producer finding no demand. A fiber can go back to
+ * the event loop between any two steps (when its op budget runs out), also between deciding to wait
+ * and suspending; an acknowledgement, freed room or DEMAND handled in that gap must still let it go
+ * on. Sweeping the op budget and the turn the acknowledgement comes in puts one of them in that gap
+ * (the neighbour is played by the test over an in-memory link); each case here hung before the waits
+ * looked again as they suspend.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Scheduler, Schema } from "effect"
-import { ActorSystem, Channel, Topic } from "troupe"
+import { Effect, Fiber, Layer, Queue, Scheduler, Schema } from "effect"
+import { Actor, ActorSystem, Channel, Topic } from "troupe"
 import { cbor } from "../src/internal/codec.ts"
 import { CHANNEL_WINDOW, TOPIC_WINDOW } from "../src/internal/router.ts"
 import * as F from "../src/internal/wire/frame.ts"
 import { Link } from "../src/internal/wire/link.ts"
 import { Jobs, News } from "./fixtures/channel-actors.ts"
+import { Worker, WorkerLive } from "./fixtures/spec-actors.ts"
+
+/** An actor whose every cast waits for a token the test hands out: its mailbox fills up. */
+const Slow = Actor.make("FlowSlow", { put: { payload: { n: Schema.Number }, cast: true } })
+const tokens = Effect.runSync(Queue.unbounded<void>())
+const SlowLive = Slow.toLayer(Effect.succeed(Slow.of({ put: () => Queue.take(tokens) })))
 
 /** One turn of the event loop: what yielded fibers scheduled (with setImmediate) runs. */
 const turn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
@@ -46,6 +54,8 @@ const sweep = (options: {
   readonly send: (i: number) => Effect.Effect<void, unknown>
   readonly peer: () => void
   readonly window: number
+  /** Credit before the first acknowledgement, if not one window. */
+  readonly initial?: number
   readonly acknowledge: Effect.Effect<void, unknown>
   readonly out: () => number
 }) =>
@@ -59,7 +69,7 @@ const sweep = (options: {
     )
     // the credit granted so far, and the turns left before the next acknowledgement (counted from the
     // turn that found the window used up)
-    let granted = options.window
+    let granted = options.initial ?? options.window
     let countdown = -1
     for (let t = 0; t < 40 * n && fiber.pollUnsafe() === undefined; t++) {
       yield* turn
@@ -89,7 +99,7 @@ const budgets = Array.from({ length: 22 }, (_, i) => i + 3).flatMap((budget) =>
   Array.from({ length: 7 }, (_, delay) => ({ budget, delay }))
 )
 
-describe("flow control when the sender yields between finding no credit and waiting", () => {
+describe("a fiber that yields between deciding to wait and waiting", () => {
   it.live("a topic publisher gets the credit acknowledged meanwhile", () =>
     Effect.forEach(budgets, ({ budget, delay }) =>
       Effect.gen(function* () {
@@ -133,6 +143,65 @@ describe("flow control when the sender yields between finding no credit and wait
           out: () => sent(F.CH_MSG).length
         })
       }).pipe(Effect.provide(ActorSystem.layer()))
+    )
+  )
+
+  it.live("a cast to a full mailbox (overflow: suspend) gets the room freed meanwhile", () =>
+    Effect.forEach(budgets, ({ budget, delay }) =>
+      Effect.gen(function* () {
+        const capacity = 4
+        const slow = yield* Actor.spawn(Slow, { id: "slow", mailbox: { capacity, overflow: "suspend" } })
+        let sent = 0
+        yield* sweep({
+          budget,
+          delay,
+          n: 3 * capacity + 2,
+          send: (i) => Effect.map(slow.put({ n: i }), () => void sent++),
+          peer: () => {},
+          window: capacity,
+          // the mailbox holds `capacity` and the handler has taken one more
+          initial: capacity + 1,
+          acknowledge: Queue.offerAll(
+            tokens,
+            Array.from({ length: capacity }, () => undefined)
+          ),
+          out: () => sent
+        })
+        yield* Queue.offerAll(
+          tokens,
+          Array.from({ length: capacity + 1 }, () => undefined)
+        )
+        yield* Actor.stop(slow)
+      }).pipe(Effect.provide(Layer.merge(SlowLive, ActorSystem.layer())))
+    )
+  )
+
+  it.live("a stream's producer gets the demand granted meanwhile", () =>
+    Effect.forEach(budgets, ({ budget, delay }) =>
+      Effect.gen(function* () {
+        const system = yield* ActorSystem.ActorSystem
+        yield* Actor.spawn(Worker, { id: "streamer" })
+        const incarnation = system.cellOf("streamer")!.incarnation
+        // the link serves the stream in its own context: the budget applies to the producer
+        const { say, sent } = yield* neighbour.pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, budget))
+        const window = 16
+        const n = 4 * window
+        const out = () => sent(F.CHUNK).reduce((k, f) => k + (f[2] as Array<unknown>).length, 0)
+        say(F.STREAM, 7, "streamer", incarnation, "naturals", { name: `flow-${budget}-${delay}` }, window)
+        let granted = window
+        let countdown = -1
+        for (let t = 0; t < 40 * n && out() < n; t++) {
+          yield* turn
+          if (countdown === -1 && out() >= granted) countdown = delay
+          if (countdown === 0) {
+            say(F.DEMAND, 7, window)
+            granted += window
+          }
+          if (countdown >= 0) countdown--
+        }
+        say(F.INTERRUPT, 7)
+        expect({ budget, delay, out: Math.min(out(), n) }).toEqual({ budget, delay, out: n })
+      }).pipe(Effect.provide(Layer.merge(WorkerLive, ActorSystem.layer())))
     )
   )
 

@@ -871,7 +871,10 @@ export class Link {
     state: InboundStream,
     stream: Stream.Stream<unknown, unknown>
   ): void {
+    // checks the credit again as it suspends: DEMAND may have come while the fiber yielded between
+    // finding none and waiting (see Waiters in router.ts)
     const waitForCredit = Effect.callback<void>((resume) => {
+      if (state.credit > 0) return resume(Exit.void)
       state.wake = () => {
         state.wake = undefined
         resume(Exit.void)
