@@ -28,6 +28,20 @@ describe("client types", () => {
     expectTypeOf<CalcRef["id"]>().toEqualTypeOf<string>()
   })
 
+  it("Protocol.Ref is the Schema of the protocol's refs, and only of them", () => {
+    expectTypeOf<(typeof Calculator.Ref)["Type"]>().toEqualTypeOf<CalcRef>()
+    const Boss = Actor.make("Boss", {
+      delegate: { payload: { to: Calculator.Ref, a: Schema.Number }, success: Calculator.Ref }
+    })
+    type BossRef = ActorRef.ActorRef<typeof Boss>
+    expectTypeOf<BossRef["delegate"]>().parameter(0).toEqualTypeOf<{ readonly to: CalcRef; readonly a: number }>()
+    expectTypeOf<ReturnType<BossRef["delegate"]>>().toEqualTypeOf<Effect.Effect<CalcRef, ActorError.ActorError>>()
+    const wrongRef = (boss: BossRef, other: BossRef) =>
+      // @ts-expect-error a Boss ref where a Calculator ref is declared
+      boss.delegate({ to: other, a: 1 })
+    void wrongRef
+  })
+
   it("a Schema payload is passed as its Type", () => {
     class Person extends Schema.Class<Person>("Person")({ name: Schema.String }) {}
     const Greeter = Actor.make("Greeter", { greet: { payload: Person, success: Schema.String } })
