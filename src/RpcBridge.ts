@@ -88,10 +88,10 @@ export const layerHandlers = <P extends Protocol.Any, E, R>(
 ): Layer.Layer<Rpc.ToHandler<Rpcs<P["methods"]>>, E, Exclude<R, Scope.Scope>> =>
   (toRpcGroup(protocol) as RpcGroup.RpcGroup<any>).toLayer(
     Effect.map(ref, (actor) => {
-      const handlers: Record<string, (payload: unknown) => unknown> = {}
-      for (const method of (protocol.methodMap as ReadonlyMap<string, Method>).values()) {
-        const call = (actor as unknown as Record<string, (payload: unknown) => unknown>)[method.name]!
-        handlers[method.name] = (payload) => call(payload)
+      // the ref's methods are the handlers: each takes the payload (and ignores the rpc's options)
+      const handlers: Record<string, unknown> = {}
+      for (const name of (protocol.methodMap as ReadonlyMap<string, Method>).keys()) {
+        handlers[name] = (actor as unknown as Record<string, unknown>)[name]
       }
       return handlers
     }) as Effect.Effect<Record<string, (request: any) => any>>

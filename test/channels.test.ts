@@ -5,42 +5,18 @@
  * message sent after the publications travels the same route, so its arrival means theirs).
  */
 import { assert, describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Fiber, Layer, Redacted, Schema } from "effect"
+import { Effect, Fiber, Schema } from "effect"
 import { Actor, type ActorError, ActorRef, ActorSystem } from "troupe"
-import { Remote, Subprocess, Workers } from "troupe/node"
+import { Workers } from "troupe/node"
 import { CHANNEL_WINDOW, TOPIC_WINDOW } from "../src/internal/router.ts"
 import { Jobs, Relay, RelayLive } from "./fixtures/channel-actors.ts"
 import { reasonOf } from "./spec/behaviour.ts"
-import { serve } from "./support/serve.ts"
+import { child, inProcess, layerForSides, remote, type Side, worker } from "./support/sides.ts"
 
 const host = new URL("./fixtures/channel-host.ts", import.meta.url)
-const hostPath = new URL(host).pathname
 
-type Backend = Actor.BackendKey | undefined
-interface Side {
-  readonly name: string
-  readonly backend: Backend
-}
-const inProcess: Side = { name: "in-process", backend: undefined }
-const worker: Side = { name: "worker", backend: Workers }
-const child: Side = { name: "child", backend: Subprocess }
-const remote: Side = { name: "remote", backend: Remote }
-
-const remoteLayer = Layer.unwrap(
-  Effect.map(serve([], hostPath, { TROUPE_SECRET: "matrix" }), (served) =>
-    Remote.layer({ host: "127.0.0.1", port: served.port, secret: Redacted.make("matrix") })
-  )
-)
-
-const layerFor = (sides: ReadonlyArray<Side>, workers = 1, restart = true) => {
-  const layers: Array<Layer.Layer<any, any>> = [RelayLive]
-  if (sides.includes(worker))
-    layers.push(Workers.layer({ host, size: workers, ...(restart ? {} : { restart: false }) }))
-  if (sides.includes(child)) layers.push(Subprocess.layer({ host }))
-  if (sides.includes(remote)) layers.push(remoteLayer)
-  // one system for the in-process relays and the backends' links, so that they share a router
-  return Layer.mergeAll(...(layers as [Layer.Layer<any, any>])).pipe(Layer.provideMerge(ActorSystem.layer()))
-}
+const layerFor = (sides: ReadonlyArray<Side>, workers = 1, restart = true) =>
+  layerForSides({ host, behaviours: RelayLive, secret: "matrix", sides, workers, restart })
 
 const bounded = <A, E, R>(self: Effect.Effect<A, E, R>, what = "") =>
   self.pipe(

@@ -6,25 +6,14 @@
  * reach nothing their holder's node has no route to.
  */
 import { assert, describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Redacted, Schema } from "effect"
+import { Effect, Exit, Fiber, Layer, Schema } from "effect"
 import { Actor, type ActorError, ActorRef, ActorSystem, Channel } from "troupe"
-import { Remote, Subprocess, Workers, type PoolBackend } from "troupe/node"
+import { Workers, type PoolBackend } from "troupe/node"
 import { Broker, BrokerLive, Counter, CounterLive, Counters } from "./fixtures/ref-actors.ts"
 import { reasonOf } from "./spec/behaviour.ts"
-import { serve } from "./support/serve.ts"
+import { child, inProcess, layerForSides, remote, type Side, worker } from "./support/sides.ts"
 
 const host = new URL("./fixtures/ref-host.ts", import.meta.url)
-const hostPath = new URL(host).pathname
-
-type Backend = Actor.BackendKey | undefined
-interface Side {
-  readonly name: string
-  readonly backend: Backend
-}
-const inProcess: Side = { name: "in-process", backend: undefined }
-const worker: Side = { name: "worker", backend: Workers }
-const child: Side = { name: "child", backend: Subprocess }
-const remote: Side = { name: "remote", backend: Remote }
 
 const bounded = <A, E, R>(self: Effect.Effect<A, E, R>, what: string) =>
   self.pipe(
@@ -44,19 +33,15 @@ const until = <A, E, R>(read: Effect.Effect<A, E, R>, want: A, what: string) =>
     what
   )
 
-const remoteLayer = Layer.unwrap(
-  Effect.map(serve([], hostPath, { TROUPE_SECRET: "refs" }), (served) =>
-    Remote.layer({ host: "127.0.0.1", port: served.port, secret: Redacted.make("refs") })
-  )
-)
-
-const layerFor = (sides: ReadonlyArray<Side>, workers = 1) => {
-  const layers: Array<Layer.Layer<any, any>> = [CounterLive, BrokerLive]
-  if (sides.includes(worker)) layers.push(Workers.layer({ host, size: workers, restart: false }))
-  if (sides.includes(child)) layers.push(Subprocess.layer({ host }))
-  if (sides.includes(remote)) layers.push(remoteLayer)
-  return Layer.mergeAll(...(layers as [Layer.Layer<any, any>])).pipe(Layer.provideMerge(ActorSystem.layer()))
-}
+const layerFor = (sides: ReadonlyArray<Side>, workers = 1) =>
+  layerForSides({
+    host,
+    behaviours: Layer.mergeAll(CounterLive, BrokerLive),
+    secret: "refs",
+    sides,
+    workers,
+    restart: false
+  })
 
 let ids = 0
 const counterOn = (side: Side) =>

@@ -8,18 +8,10 @@ import { Effect, Exit, Schema, SchemaTransformation, Stream } from "effect"
 import * as ActorError from "../ActorError.ts"
 import * as ActorRef from "../ActorRef.ts"
 import { ActorSystem } from "../ActorSystem.ts"
-import type { Method, Protocol } from "../Protocol.ts"
+import type { Method, Protocol, RefEncoded } from "../Protocol.ts"
 import * as T from "../Termination.ts"
 import type { Termination } from "../Termination.ts"
 import type { Link } from "./wire/link.ts"
-
-/** A ref's wire form. */
-export interface Encoded {
-  readonly node: string
-  readonly id: string
-  readonly incarnation: number
-  readonly protocol: string
-}
 
 /** What a use of the ref resolved to on one system, kept while it stays valid. */
 interface Resolved {
@@ -36,7 +28,7 @@ class AddressEndpoint implements ActorRef.Endpoint {
   readonly node: string
   readonly incarnation: number
   private resolved: Resolved | undefined = undefined
-  constructor(protocol: Protocol.Any, address: Encoded) {
+  constructor(protocol: Protocol.Any, address: RefEncoded) {
     this.protocol = protocol
     this.id = address.id
     this.node = address.node
@@ -135,7 +127,7 @@ class AddressEndpoint implements ActorRef.Endpoint {
  * Encoding takes the address of any ref of that protocol; decoding gives a ref that reaches the
  * actor from wherever it is used.
  */
-export const schema = <P extends Protocol.Any>(protocol: P): Schema.Codec<ActorRef.ActorRef<P>, Encoded> => {
+export const schema = <P extends Protocol.Any>(protocol: P): Schema.Codec<ActorRef.ActorRef<P>, RefEncoded> => {
   const encoded = Schema.Struct({
     node: Schema.String,
     id: Schema.String,
