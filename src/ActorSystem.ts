@@ -55,6 +55,12 @@ export interface ActorSystem extends Backend {
   readonly ids: () => ReadonlyArray<string>
   /** @internal the cell of a live actor, for the wire's server side */
   readonly cellOf: (id: string) => Cell | undefined
+  /** @internal the live actors' cells, for the inspector */
+  readonly cells: () => Iterable<Cell>
+  /** @internal whether this node's actors are metered (see internal/meter.ts) */
+  readonly metered: boolean
+  /** @internal meters every actor of this node from now on (the inspector's first look turns it on) */
+  readonly meter: () => void
   /**
    * @internal the endpoint of one incarnation of a local actor (a ref that travelled and came back),
    * or undefined when that incarnation is no longer the actor under its id
@@ -231,6 +237,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
   const nodeId = options.nodeId ?? `n-${randomId(8)}`
   const router = new Router(nodeId, Subjects.lookup)
   const cells = new Map<string, Cell>()
+  let metered = false
   const serializeMessages = options.serializeMessages === true
   const capacity = options.mailbox?.capacity ?? Mailbox.defaults.capacity
   const overflow = options.mailbox?.overflow ?? Mailbox.defaults.overflow
@@ -289,6 +296,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
       onTerminated
     )
     cell.supervision = spawnOptions.supervision
+    if (metered) cell.metered()
     cells.set(spawnOptions.id, cell)
     const context = Context.add(baseContext(behaviour), ActorContext, new LocalActorContext(cell, refOf))
     cell.start(behaviour.build, context)
@@ -345,6 +353,15 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
     ids: () => Array.from(cells.keys()),
     terminationOf: (incarnation) => tombstones.get(incarnation) ?? T.stopped,
     cellOf: (id) => cells.get(id),
+    cells: () => cells.values(),
+    get metered() {
+      return metered
+    },
+    meter: () => {
+      if (metered) return
+      metered = true
+      for (const cell of cells.values()) cell.metered()
+    },
     endpointOf: (id, incarnation) => {
       const cell = cells.get(id)
       return cell !== undefined && cell.incarnation === incarnation ? endpointOf(cell) : undefined

@@ -20,7 +20,9 @@ const HELLO = 0
 const CALL = 2
 const SPAWN = 10
 const REPLY = 4
+const VERSION = 2 // the wire version a current peer speaks (frame.ts)
 const FAILED = 1
+const INSPECT = 28
 
 const prefix = (bytes: Uint8Array): Buffer => {
   const out = Buffer.alloc(4 + bytes.length)
@@ -229,7 +231,7 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
 
       const after = yield* raw((yield* Server).port)
       yield* after.authenticate(secret)
-      after.sendBatch([[HELLO, "troupe", 1, "raw", []]])
+      after.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
       after.sendBatch([[CALL, "not an id", 1]])
       yield* after.closed
       const failed = after.batches.map(failedMessage).find((m) => m !== undefined)
@@ -255,7 +257,7 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
 
       const after = yield* raw((yield* Server).port)
       yield* after.authenticate(secret)
-      after.sendBatch([[HELLO, "troupe", 1, "raw", []]])
+      after.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
       after.sendBatch([[SPAWN, 1, "SpecWorker", "victim", null, null, false, null]])
       yield* after.batch(3)
       const spawnReply = (after.batches[3] as Array<Array<any>>)[0]!
@@ -277,12 +279,33 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
     Effect.gen(function* () {
       const client = yield* raw((yield* Server).port)
       yield* client.authenticate(secret)
-      client.sendBatch([[HELLO, "troupe", 1, "raw", []]])
+      client.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
       client.sendBatch([[SPAWN, 7, "EvalAnything", "x", null, null, false, null]])
       const reply = ((yield* client.batch(3)) as Array<Array<any>>)[0]!
       expect(reply[0]).toBe(REPLY)
       expect(reply[3].reason._tag).toBe("UnknownProtocol")
       expect(client.isClosed()).toBe(false)
+      yield* stillServing
+    })
+  )
+
+  it.effect("INSPECT reports the client's own session only; a hop count past the limit closes the link", () =>
+    Effect.gen(function* () {
+      const client = yield* raw((yield* Server).port)
+      yield* client.authenticate(secret)
+      client.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
+      client.sendBatch([[SPAWN, 1, "SpecWorker", "mine", null, null, false, null]])
+      yield* client.batch(3)
+      client.sendBatch([[INSPECT, 2, 8]])
+      const reply = ((yield* client.batch(4)) as Array<Array<any>>)[0]!
+      expect(reply.slice(0, 3)).toEqual([REPLY, 2, 0])
+      // one node (this session), with this client's actor and not the legitimate client's "legit"
+      expect((reply[3] as Array<{ actors: Array<{ id: string }> }>).map((r) => r.actors.map((a) => a.id))).toEqual([
+        ["mine"]
+      ])
+      client.sendBatch([[INSPECT, 3, 1_000]])
+      yield* client.closed
+      expect(client.batches.map(failedMessage).find((m) => m !== undefined)).toContain("malformed INSPECT")
       yield* stillServing
     })
   )

@@ -10,6 +10,8 @@ import * as Supervision from "../Supervision.ts"
 import * as T from "../Termination.ts"
 import type { Termination } from "../Termination.ts"
 import type { Method, Protocol } from "../Protocol.ts"
+import { effectOf, streamOf } from "./handler.ts"
+import { Meter, now } from "./meter.ts"
 
 // envelope states (numbers, not an enum: the sources stay erasable TypeScript)
 const Queued = 0
@@ -30,6 +32,9 @@ export class Envelope {
   onAdmit: ((ok: boolean) => void) | undefined = undefined
   /** The cell the envelope was sent to, so that whoever holds it can cancel it. */
   owner: Cell | undefined = undefined
+  /** When it was sent (ms, monotonic) and the weight of its latency, if the cell's meter times it. */
+  at = 0
+  weight = 0
   constructor(method: Method, payload: unknown, reply: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined) {
     this.method = method
     this.payload = payload
@@ -71,8 +76,14 @@ const dispatcherOf = (scheduler: Scheduler.Scheduler): Scheduler.SchedulerDispat
   return d
 }
 
-const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
-  typeof u === "object" && u !== null && typeof (u as any).then === "function"
+/** A failure in one line for the inspector: a declared error by its tag, an exception by name and message. */
+const summarize = (error: unknown): string => {
+  const tag = (error as { _tag?: unknown } | null)?._tag
+  const message = error instanceof Error ? error.message : ""
+  if (typeof tag === "string") return message === "" ? tag : `${tag}: ${message}`
+  if (error instanceof Error) return `${error.name}: ${message}`
+  return String(error)
+}
 
 /** A restartable actor's build, its context before the Scope is added, and its restarts so far. */
 class RestartState {
@@ -114,6 +125,8 @@ export class Cell {
   supervision: Supervision.Supervision | undefined = undefined
   /** What a restart needs; only actors whose policy is restart keep it (it holds their base context). */
   private restartState: RestartState | undefined = undefined
+  /** Counters for the inspector, once this node is inspected (see meter.ts). */
+  meter: Meter | undefined = undefined
 
   readonly id: string
   /** Unique on this node: tells this actor from a later one spawned under the same id. */
@@ -241,6 +254,7 @@ export class Cell {
     const state = this.restartState!
     state.restarting = true
     this.building = true
+    if (this.meter !== undefined) this.meter.restarts++
     if (this.fibers !== undefined) for (const fiber of this.fibers) fiber.interruptUnsafe()
     if (state.step === undefined) {
       const stepper = this.fork(Schedule.toStepWithSleep(Supervision.scheduleOf(policy)))
@@ -338,6 +352,28 @@ export class Cell {
     return this.status === Terminated
   }
 
+  /** Turns the meter on (idempotent). */
+  metered(): void {
+    this.meter ??= new Meter()
+  }
+
+  /** Messages queued or waiting for room, for the inspector. */
+  get depth(): number {
+    return this.queue.length - this.head + (this.waiting?.length ?? 0)
+  }
+
+  /** The lifecycle state, for the inspector. */
+  get state(): "starting" | "active" | "restarting" | "stopping" | "terminated" {
+    if (this.restartState?.restarting === true && this.status === Active) return "restarting"
+    return this.status === Starting
+      ? "starting"
+      : this.status === Active
+        ? "active"
+        : this.status === Stopping
+          ? "stopping"
+          : "terminated"
+  }
+
   get isAccepting(): boolean {
     return this.status === Starting || this.status === Active
   }
@@ -424,6 +460,13 @@ export class Cell {
   send(env: Envelope): Sent {
     if (this.status >= Stopping) return Refused
     env.owner = this
+    if (this.meter !== undefined) {
+      const weight = this.meter.admit()
+      if (weight > 0) {
+        env.weight = weight
+        env.at = now()
+      }
+    }
     if (this.queue.length - this.head >= this.capacity || this.waiting !== undefined) {
       if (this.overflow === "fail") return Full
       env.state = Waiting
@@ -550,18 +593,11 @@ export class Cell {
 
   /** Normalizes what a handler returned: Effect, Promise, plain value, or (stream methods) a Stream/iterable. */
   private toEffect(method: Method, out: unknown): Effect.Effect<unknown, unknown> {
-    if (method.kind === "stream") return Exit.succeed(this.toStream(method, out))
-    if (Effect.isEffect(out)) return out as Effect.Effect<unknown, unknown>
-    if (isPromiseLike(out)) return Effect.promise(() => out)
-    return Exit.succeed(out)
+    return method.kind === "stream" ? Exit.succeed(this.toStream(method, out)) : effectOf(out)
   }
 
   private toStream(method: Method, out: unknown): Stream.Stream<unknown, unknown> {
-    const stream: Stream.Stream<unknown, unknown, never> = Stream.isStream(out)
-      ? (out as Stream.Stream<unknown, unknown, never>)
-      : typeof (out as any)?.[Symbol.asyncIterator] === "function"
-        ? Stream.fromAsyncIterable(out as AsyncIterable<unknown>, (e) => e).pipe(Stream.orDie)
-        : Stream.fromIterable(out as Iterable<unknown>)
+    const stream = streamOf(out)
     const id = this.id
     return stream.pipe(
       // the actor's services, but not its Scope: a stream's resources belong to the caller's run of it
@@ -581,6 +617,7 @@ export class Cell {
   private complete(env: Envelope, exit: Exit.Exit<unknown, unknown>): void {
     const cancelled = env.state === Cancelled
     env.state = Done
+    if (this.meter !== undefined) this.measure(env, exit)
     const reply = env.reply
     if (!cancelled && reply !== undefined) {
       if (Exit.isSuccess(exit)) return reply(exit)
@@ -599,5 +636,14 @@ export class Cell {
       )
     }
     if (defect || reply === undefined) this.failed(exit.cause, env.method.name)
+  }
+
+  private measure(env: Envelope, exit: Exit.Exit<unknown, unknown>): void {
+    const meter = this.meter!
+    meter.handled++
+    if (env.weight > 0) meter.record(now() - env.at, env.weight)
+    if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return
+    const defect = exit.cause.reasons.some((r) => r._tag === "Die")
+    meter.failed(defect, `${env.method.name}: ${summarize(Cause.squash(exit.cause))}`)
   }
 }

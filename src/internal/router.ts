@@ -9,6 +9,7 @@ import { Cause, Effect, Exit, Queue, Stream, type Scope } from "effect"
 import { randomId } from "./id.ts"
 import * as ActorError from "../ActorError.ts"
 import type { Link } from "./wire/link.ts"
+import type { NodeReport } from "./report.ts"
 import * as F from "./wire/frame.ts"
 import * as codec from "./codec.ts"
 import type { Schema } from "effect"
@@ -99,6 +100,9 @@ export class Inbox {
   /** Nodes that opened a sender session: told when the inbox closes. */
   readonly senders = new Set<string>()
   closed = false
+  /** Messages the receiver has taken, for the inspector. */
+  received = 0
+  readonly capacity: number
   private readonly router: Router
 
   constructor(
@@ -111,6 +115,7 @@ export class Inbox {
     this.subject = subject
     this.queue = queue
     this.room = capacity
+    this.capacity = capacity
   }
 
   get address(): EndpointAddress {
@@ -119,6 +124,7 @@ export class Inbox {
 
   /** Called for each message the receiver takes: frees room, or credit for its remote sender. */
   taken(item: Item): void {
+    this.received++
     if (item.from === undefined) {
       this.room++
       return this.roomWaiters.wakeOne()
@@ -164,6 +170,9 @@ class TopicState {
   readonly advertised = new Set<Link>()
   /** Inbound publications per neighbour, handled one at a time to keep each publisher's order. */
   readonly inbound = new Map<Link, { readonly queue: Array<unknown>; running: boolean; acks: number }>()
+  /** Publications that went through this node, and their hand-overs to local subscribers (inspector). */
+  publications = 0
+  deliveries = 0
   constructor(subject: Subject) {
     this.subject = subject
   }
@@ -229,6 +238,33 @@ export class Router {
         flow: flow(t)
       }))
     }
+  }
+
+  /** The channels and topics of this node, and its links, as the inspector reports them. */
+  report(): Pick<NodeReport, "channels" | "topics" | "links"> {
+    return {
+      channels: Array.from(this.inboxes.values(), (inbox) => ({
+        name: inbox.subject.name,
+        id: inbox.id,
+        queued: Queue.sizeUnsafe(inbox.queue),
+        capacity: inbox.capacity,
+        received: inbox.received,
+        senders: inbox.senders.size
+      })),
+      topics: Array.from(this.topics.values(), (t) => ({
+        name: t.subject.name,
+        subscribers: t.subscribers.size,
+        neighbours: t.interested.size,
+        publications: t.publications,
+        deliveries: t.deliveries
+      })),
+      links: Array.from(this.links, (link) => link.report())
+    }
+  }
+
+  /** Every open link, for the inspector of this node. */
+  get neighbours(): ReadonlyArray<Link> {
+    return Array.from(this.links).filter((link) => link.status === "open")
   }
 
   // ---------------------------------------------------------------- links and routes
@@ -572,6 +608,8 @@ export class Router {
 
   /** Hands one publication to the local subscribers and forwards it to interested neighbours. */
   private deliver(topic: TopicState, value: unknown, encoded: unknown, from: Link | undefined): Effect.Effect<void> {
+    topic.publications++
+    topic.deliveries += topic.subscribers.size
     const effects: Array<Effect.Effect<unknown>> = []
     for (const subscriber of topic.subscribers) effects.push(Queue.offer(subscriber.queue, value))
     for (const [link, interest] of topic.interested) {

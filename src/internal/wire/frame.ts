@@ -6,8 +6,11 @@
 
 /** Magic string of the handshake: a peer that does not say it is not a Troupe node. */
 export const MAGIC = "troupe"
-/** Wire protocol version; a peer with another version is refused with VersionMismatch. */
-export const VERSION = 1
+/**
+ * Wire protocol version; a peer with another version is refused with VersionMismatch. 2 added INSPECT:
+ * a version-1 node would close the link on it, so the two must not meet.
+ */
+export const VERSION = 2
 
 /** [HELLO, magic, version, nodeId, kinds] — first frame in each direction. */
 export const HELLO = 0
@@ -82,6 +85,12 @@ export const PONG = 26
  */
 export const VIA = 27
 
+/**
+ * [INSPECT, reqId, hops] — the inspector asks for the reports of the peer and of the nodes behind it, up
+ * to `hops` links further; answered by a REPLY carrying an array of node reports.
+ */
+export const INSPECT = 28
+
 /** The requests a VIA frame may carry. */
 export const relayable: ReadonlySet<number> = new Set([CALL, CAST, STREAM, STOP, WATCH])
 
@@ -124,7 +133,8 @@ export const names: ReadonlyArray<string> = [
   "WATCH",
   "PING",
   "PONG",
-  "VIA"
+  "VIA",
+  "INSPECT"
 ]
 
 const isId = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 0 && u <= MAX_REQUEST_ID
@@ -210,6 +220,8 @@ export const check = (frame: unknown): string | undefined => {
     case PING:
     case PONG:
       return f.length === 1 ? undefined : `malformed ${names[f[0] as number]}`
+    case INSPECT:
+      return f.length === 3 && isId(f[1]) && isId(f[2]) && (f[2] as number) <= 8 ? undefined : "malformed INSPECT"
     case VIA: {
       if (f.length !== 3 || !isString(f[1]) || !Array.isArray(f[2]) || !relayable.has(f[2][0])) return "malformed VIA"
       const inner = check(f[2])

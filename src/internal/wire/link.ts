@@ -18,6 +18,7 @@ import { Admitted, Envelope, Full, WaitingForRoom, type Cell } from "../cell.ts"
 import * as codec from "../codec.ts"
 import * as F from "./frame.ts"
 import { Requests } from "./requests.ts"
+import { type LinkReport, type NodeReport, Reports, reportOf } from "../report.ts"
 
 /** Moves byte batches to the peer. Failures are reported to the link with `Link.fail`, never thrown. */
 export interface Transport {
@@ -70,6 +71,11 @@ export interface LinkOptions {
 }
 
 const peerDied = (node: string, message: string) => ActorError.make(new ActorError.PeerDied({ node, message }))
+
+/** How long a node waits for the nodes behind it to answer an INSPECT it passes on (ms). */
+const inspectTimeout = 1_000
+
+const decodeReports = Schema.decodeUnknownExit(Reports)
 
 /** Elements a stream may send before the caller grants more. */
 const STREAM_WINDOW = 256
@@ -137,7 +143,14 @@ class Forwarded {
   }
 }
 
-type Pending = PendingCall | PendingStream | PendingControl | PendingWatch | Relayed
+class PendingInspect {
+  readonly resume: (exit: Exit.Exit<ReadonlyArray<NodeReport>, ActorError.ActorError>) => void
+  constructor(resume: (exit: Exit.Exit<ReadonlyArray<NodeReport>, ActorError.ActorError>) => void) {
+    this.resume = resume
+  }
+}
+
+type Pending = PendingCall | PendingStream | PendingControl | PendingWatch | PendingInspect | Relayed
 
 /** Server side of a stream: its envelope until the handler answers, then the fiber that runs it. */
 class InboundStream {
@@ -177,6 +190,17 @@ export class Link {
   /** What the link holds, for diagnostics: its requests in flight each way and frames not yet sent. */
   describe(): string {
     return `${this.peer}: ${this.status}, ${this.pending.size} pending, ${this.inbound.size} inbound, ${this.outbox.length} unsent`
+  }
+
+  /** The same, as the inspector reports it. */
+  report(): LinkReport {
+    return {
+      peer: this.peer,
+      status: this.status,
+      pending: this.pending.size,
+      inbound: this.inbound.size,
+      unsent: this.outbox.length
+    }
   }
 
   /** The error for requests in flight when the peer goes away. */
@@ -417,6 +441,8 @@ export class Link {
         )
       case F.VIA:
         return this.onVia(f[1], f[2])
+      case F.INSPECT:
+        return this.onInspect(f[1], f[2])
       case F.HELLO:
         return this.protocolError("a second HELLO")
       case F.CH_OPEN:
@@ -502,6 +528,22 @@ export class Link {
   /** The link to use for a ref made for `node` (see LinkOptions.resolve). */
   resolve(node: string): Link | ActorError.ActorError {
     return this.options.resolve === undefined ? this : this.options.resolve(node)
+  }
+
+  /**
+   * The reports of the peer and of the nodes behind it, up to `hops` links further (the inspector's
+   * view of that part of the system). Its first INSPECT turns metering on over there.
+   */
+  inspect(hops: number): Effect.Effect<ReadonlyArray<NodeReport>, ActorError.ActorError> {
+    return Effect.callback<ReadonlyArray<NodeReport>, ActorError.ActorError>((resume) => {
+      if (this.status === "closed") return resume(this.closedExit())
+      const id = this.newId()
+      this.pending.set(id, new PendingInspect(resume))
+      this.write([F.INSPECT, id, hops])
+      return Effect.sync(() => {
+        this.pending.delete(id)
+      })
+    })
   }
 
   /** Completes when the actor ends, with how; NodeDown if this link closes first. */
@@ -671,6 +713,12 @@ export class Link {
           ? decoded.value
           : new T.NodeDown({ node: this.peer, message: "a malformed termination notice" })
       )
+    }
+    if (p instanceof PendingInspect) {
+      if (outcome !== F.OK) return p.resume(Exit.fail(codec.decodeActorErrorOrDecodeError(value)))
+      const reports = decodeReports(value)
+      if (Exit.isFailure(reports)) return this.protocolError("a malformed inspection report")
+      return p.resume(Exit.succeed(reports.value))
     }
     if (p instanceof PendingControl) {
       if (outcome !== F.OK) return p.resume(Exit.fail(codec.decodeActorErrorOrDecodeError(value)))
@@ -975,6 +1023,28 @@ export class Link {
       )
     }
     this.write([F.REPLY, id, F.OK, cell.incarnation])
+  }
+
+  /**
+   * Reports this node, then the nodes behind its other links (`hops` further at most, so that a cycle
+   * cannot make a question go round). A neighbour that does not answer in time is left out.
+   */
+  private onInspect(id: number, hops: number): void {
+    const host = this.options.host
+    const own = reportOf(host.system, Array.from(host.behaviours.keys()))
+    const others = hops > 0 ? host.system.router.neighbours.filter((link) => link !== this) : []
+    if (others.length === 0) return this.write([F.REPLY, id, F.OK, [own]])
+    this.runFork(
+      Effect.forEach(
+        others,
+        (link) =>
+          link.inspect(hops - 1).pipe(
+            Effect.timeout(inspectTimeout),
+            Effect.orElseSucceed((): ReadonlyArray<NodeReport> => [])
+          ),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.map((reports) => this.write([F.REPLY, id, F.OK, [own, ...reports.flat()]])))
+    )
   }
 
   private onWatch(id: number, actorId: string, incarnation: number): void {
