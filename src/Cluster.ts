@@ -1,0 +1,273 @@
+/**
+ * Cluster: a protocol hosted as an `effect/cluster` Entity, for programs that outgrow point-to-point
+ * sockets. The protocol becomes the entity's rpc group (through `troupe/rpc`), its existing behaviour
+ * becomes the entity's handlers, and Effect's own cluster places entities on runners, routes messages
+ * to them and passivates idle ones. docs/cluster.md says what carries over from Troupe and what does not.
+ */
+import { Cause, Context, type Duration, Effect, Exit, type Layer, Scope, Stream } from "effect"
+import { ClusterError, Entity, type Sharding } from "effect/cluster"
+import { Rpc } from "effect/rpc"
+import { ActorContext } from "./ActorContext.ts"
+import * as ActorError from "./ActorError.ts"
+import * as ActorRef from "./ActorRef.ts"
+import * as Behaviour from "./Behaviour.ts"
+import type { Method, Protocol } from "./Protocol.ts"
+import { type Rpcs, toRpcGroup } from "./RpcBridge.ts"
+import type { Termination } from "./Termination.ts"
+import { effectOf, streamOf } from "./internal/handler.ts"
+
+/**
+ * The entity that hosts protocol P: its type is the protocol's name, its rpcs the protocol's methods.
+ *
+ * @example
+ * ```ts
+ * const CalculatorEntity: Cluster.EntityOf<typeof Calculator> = Cluster.toEntity(Calculator)
+ * ```
+ */
+export type EntityOf<P extends Protocol.Any> = Entity.Entity<P["name"], Rpcs<P["methods"]>>
+
+const entities = new WeakMap<Protocol.Any, Entity.Any>()
+
+/**
+ * The protocol as a cluster Entity (`Entity.fromRpcGroup` over `RpcBridge.toRpcGroup`), one per
+ * protocol. Its client is typed from the protocol's Schemas; a call fails with the declared error,
+ * ActorError, or one of the cluster's own errors (MailboxFull, EntityNotAssignedToRunner, ...).
+ *
+ * @example
+ * ```ts
+ * const CalculatorEntity = Cluster.toEntity(Calculator)
+ * const calc = (yield* CalculatorEntity.client)("calc-1")
+ * const three = yield* calc.add({ a: 1, b: 2 })
+ * ```
+ */
+export const toEntity = <P extends Protocol.Any>(protocol: P): EntityOf<P> => {
+  let entity = entities.get(protocol)
+  if (entity === undefined) {
+    entity = Entity.fromRpcGroup(protocol.name, toRpcGroup(protocol) as any)
+    entities.set(protocol, entity)
+  }
+  return entity as unknown as EntityOf<P>
+}
+
+/**
+ * The options of `toLayer`, passed to `Entity.toLayer` as they are. Its defect options are left out:
+ * a handler's defect is answered as an ActorError, so the cluster never sees one to restart on.
+ *
+ * @example
+ * ```ts
+ * Cluster.toLayer(Calculator, { maxIdleTime: "10 minutes", mailboxCapacity: 1000 })
+ * ```
+ */
+export interface LayerOptions {
+  /** How long an entity may stay idle before the cluster passivates it (its Scope closes). */
+  readonly maxIdleTime?: Duration.Input | undefined
+  /**
+   * How many messages one entity handles at a time; 1 (the default) is the actor rule. Methods
+   * declared `concurrent`, and streams, do not count against it.
+   */
+  readonly concurrency?: number | "unbounded" | undefined
+  /** How many messages may wait for one entity; past it, senders get MailboxFull. */
+  readonly mailboxCapacity?: number | "unbounded" | undefined
+  readonly mailboxMetrics?: boolean | undefined
+  readonly spanAttributes?: Record<string, string> | undefined
+}
+
+/**
+ * Hosts the protocol's Troupe behaviour (what `P.toLayer(...)` provides) as the handlers of its
+ * entity. Each entity id gets its own instance: the behaviour's build runs when the cluster activates
+ * the id, with the entity's Scope (released on passivation and shutdown) and an ActorContext whose
+ * `id` is the entity id. Handlers may return Effects, Promises or plain values (a plain class works);
+ * a throw, a rejected Promise or a die reaches the caller as ActorError Defect, and the entity goes on.
+ * Methods declared `concurrent`, and streams, run beside the entity's one-at-a-time messages, as they
+ * do in Troupe.
+ *
+ * @example
+ * ```ts
+ * const CalculatorEntityLive = Cluster.toLayer(Calculator, { maxIdleTime: "5 minutes" }).pipe(
+ *   Layer.provide(CalculatorLive),          // the behaviour, unchanged
+ *   Layer.provideMerge(TestRunner.layer)    // or NodeClusterSocket.layer(...) for real runners
+ * )
+ * ```
+ */
+export const toLayer = <P extends Protocol.Any>(
+  protocol: P,
+  options?: LayerOptions
+): Layer.Layer<never, never, Behaviour.Behaviour<P> | Sharding.Sharding> => {
+  const entity = toEntity(protocol) as unknown as Entity.Any
+  const build = Effect.gen(function* () {
+    const behaviour = yield* Behaviour.key(protocol)
+    const address = yield* Entity.CurrentAddress
+    const scope = yield* Scope.Scope
+    const id: string = address.entityId
+    const actorContext = ActorContext.of({ id, protocol, self: yield* ref(protocol, id), stop: stopUnsupported(id) })
+    const context = behaviour.context.pipe(Context.add(ActorContext, actorContext), Context.add(Scope.Scope, scope))
+    const built = yield* Effect.exit(Effect.provideContext(behaviour.build, context))
+    if (Exit.isFailure(built)) return failingHandlers(protocol, id, built.cause)
+    return handlersOf(protocol, id, built.value as Record<string, (payload: unknown) => unknown>, context)
+  })
+  return entity.toLayer(build as Effect.Effect<any, never, any>, options) as any
+}
+
+/**
+ * An ActorRef to entity `id` of protocol P, through the cluster: the same typed methods as any other
+ * ref. A cast is sent without waiting for its handler. The cluster's own errors become ActorErrors:
+ * MailboxFull as MailboxFull (capacity -1: the limit is the runner's, unknown to the caller), any
+ * other as Unreachable. Cluster entities are passivated by the cluster, not stopped: `Actor.stop`,
+ * `Actor.kill` fail and `Actor.watch` dies on such a ref. It cannot travel inside a Troupe message
+ * (send the entity id instead).
+ *
+ * @example
+ * ```ts
+ * const calc = yield* Cluster.ref(Calculator, "calc-1")
+ * const three = yield* calc.add({ a: 1, b: 2 }) // Effect<number, ActorError>
+ * ```
+ */
+export const ref = <P extends Protocol.Any>(
+  protocol: P,
+  id: string
+): Effect.Effect<ActorRef.ActorRef<P>, never, Sharding.Sharding> =>
+  Effect.map(toEntity(protocol).client as Effect.Effect<(id: string) => any, never, Sharding.Sharding>, (client) =>
+    ActorRef.make<P>(new EntityEndpoint(protocol, id, client(id)))
+  )
+
+const unsupported = (what: string): string =>
+  `troupe/cluster: ${what} is not available on an effect/cluster entity; the cluster passivates entities ` +
+  `itself (maxIdleTime), and the next message to the id activates it again`
+
+// A die, not a no-op: a behaviour that stops itself means to drop its state, which a silent no-op would keep.
+const stopUnsupported = (id: string): Effect.Effect<void> =>
+  Effect.die(new Error(unsupported(`ActorContext.stop (entity "${id}")`)))
+
+/** As the actor cell does: a handler's failure is its declared error, or an ActorError the rpc can encode. */
+const toFailure = (id: string, method: string) => (cause: Cause.Cause<unknown>) =>
+  // an interrupt is the caller leaving (or the runner shutting down): the cluster handles it
+  Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.fail(ActorError.fromCause(id, method, cause))
+
+const handlersOf = (
+  protocol: Protocol.Any,
+  id: string,
+  impl: Record<string, (payload: unknown) => unknown>,
+  context: Context.Context<never>
+): Record<string, (request: Entity.Request<any>) => unknown> => {
+  // a stream's resources belong to the caller's run of it, not to the entity's Scope
+  const streamContext = Context.omit(Scope.Scope)(context) as Context.Context<never>
+  const handlers: Record<string, (request: Entity.Request<any>) => unknown> = {}
+  for (const method of (protocol.methodMap as ReadonlyMap<string, Method>).values()) {
+    const name = method.name
+    const failure = toFailure(id, name)
+    if (method.kind === "stream") {
+      // forked: in Troupe a stream runs beside the actor's messages, not in its place
+      handlers[name] = (request) =>
+        Rpc.fork(
+          Stream.unwrap(Effect.sync(() => streamOf(impl[name]!(request.payload)))).pipe(
+            Stream.provideContext(streamContext),
+            Stream.catchCause((cause) => Stream.fromEffect(failure(cause)))
+          )
+        )
+      continue
+    }
+    // suspended, so that the method runs when the entity takes the message, not when it is delivered
+    const effect = (payload: unknown): Effect.Effect<unknown, unknown> =>
+      Effect.suspend(() => {
+        try {
+          return effectOf(impl[name]!(payload))
+        } catch (defect) {
+          return Effect.die(defect)
+        }
+      }).pipe(
+        method.kind === "cast" ? Effect.asVoid : (e) => e,
+        Effect.provideContext(context),
+        Effect.catchCause(failure)
+      )
+    handlers[name] = method.concurrent
+      ? (request) => Rpc.fork(effect(request.payload))
+      : (request) => effect(request.payload)
+  }
+  return handlers
+}
+
+/** A behaviour that failed to build answers SpawnFailed until the cluster activates the id again. */
+const failingHandlers = (
+  protocol: Protocol.Any,
+  id: string,
+  cause: Cause.Cause<unknown>
+): Record<string, (request: Entity.Request<any>) => unknown> => {
+  const error = ActorError.make(
+    new ActorError.SpawnFailed({ actorId: id, protocol: protocol.name, message: Cause.pretty(cause) })
+  )
+  const handlers: Record<string, (request: Entity.Request<any>) => unknown> = {}
+  for (const method of (protocol.methodMap as ReadonlyMap<string, Method>).values()) {
+    handlers[method.name] = method.kind === "stream" ? () => Stream.fail(error) : () => Effect.fail(error)
+  }
+  return handlers
+}
+
+/** The cluster's errors as the ActorErrors a ref promises; the declared errors and ActorError pass. */
+const toActorError =
+  (id: string) =>
+  (error: unknown): unknown => {
+    if (error instanceof ClusterError.MailboxFull) {
+      return ActorError.make(new ActorError.MailboxFull({ actorId: id, capacity: -1 }))
+    }
+    if (
+      error instanceof ClusterError.EntityNotAssignedToRunner ||
+      error instanceof ClusterError.AlreadyProcessingMessage ||
+      error instanceof ClusterError.PersistenceError
+    ) {
+      return ActorError.make(
+        new ActorError.Unreachable({ node: "cluster", message: `${error._tag}: ${error.message}` })
+      )
+    }
+    return error
+  }
+
+/** What a ref to a cluster entity delegates to: the entity's cluster client. */
+class EntityEndpoint implements ActorRef.Endpoint {
+  readonly protocol: Protocol.Any
+  readonly id: string
+  readonly location = "cluster"
+  // incarnation 0 and a node no Troupe system routes to: a ref that travels fails as Unreachable
+  readonly address = { node: "cluster", incarnation: 0 }
+  private readonly client: Record<string, (payload: unknown, options?: object) => any>
+  private readonly mapError: (error: unknown) => unknown
+  constructor(protocol: Protocol.Any, id: string, client: Record<string, (payload: unknown) => any>) {
+    this.protocol = protocol
+    this.id = id
+    this.client = client
+    this.mapError = toActorError(id)
+  }
+  call(method: Method, payload: unknown): Effect.Effect<unknown, unknown> {
+    return Effect.mapError(this.client[method.name]!(payload) as Effect.Effect<unknown, unknown>, this.mapError)
+  }
+  cast(method: Method, payload: unknown): Effect.Effect<void, ActorError.ActorError> {
+    // discard: answered once the cluster has the message, as a Troupe cast is once it is enqueued
+    return Effect.mapError(
+      this.client[method.name]!(payload, { discard: true }) as Effect.Effect<void, unknown>,
+      this.mapError
+    ) as Effect.Effect<void, ActorError.ActorError>
+  }
+  stream(method: Method, payload: unknown): Stream.Stream<unknown, unknown> {
+    return Stream.mapError(this.client[method.name]!(payload) as Stream.Stream<unknown, unknown>, this.mapError)
+  }
+  get stop(): Effect.Effect<void, ActorError.ActorError> {
+    return this.unsupported("stop")
+  }
+  get kill(): Effect.Effect<void, ActorError.ActorError> {
+    return this.unsupported("kill")
+  }
+  get watch(): Effect.Effect<Termination> {
+    return Effect.die(new Error(unsupported(`watching entity "${this.id}"`)))
+  }
+  private unsupported(what: string): Effect.Effect<never, ActorError.ActorError> {
+    return Effect.fail(
+      ActorError.make(
+        new ActorError.Defect({
+          actorId: this.id,
+          method: what,
+          name: "Unsupported",
+          message: unsupported(`${what} (entity "${this.id}")`)
+        })
+      )
+    )
+  }
+}
