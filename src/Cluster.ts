@@ -4,7 +4,7 @@
  * becomes the entity's handlers, and Effect's own cluster places entities on runners, routes messages
  * to them and passivates idle ones. docs/cluster.md says what carries over from Troupe and what does not.
  */
-import { Cause, Context, type Duration, Effect, Exit, type Layer, Scope, Stream } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, type Layer, Scope, Semaphore, Stream } from "effect"
 import { ClusterError, Entity, type Sharding } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { ActorContext } from "./ActorContext.ts"
@@ -70,6 +70,11 @@ export interface LayerOptions {
   readonly mailboxCapacity?: number | "unbounded" | undefined
   readonly mailboxMetrics?: boolean | undefined
   readonly spanAttributes?: Record<string, string> | undefined
+  /**
+   * After the behaviour failed to build for an id (messages then answer SpawnFailed), how long until a
+   * message tries to build it again. Default 1 second.
+   */
+  readonly rebuildAfter?: Duration.Input | undefined
 }
 
 /**
@@ -94,6 +99,8 @@ export const toLayer = <P extends Protocol.Any>(
   options?: LayerOptions
 ): Layer.Layer<never, never, Behaviour.Behaviour<P> | Sharding.Sharding> => {
   const entity = toEntity(protocol) as unknown as Entity.Any
+  const { rebuildAfter: rebuildInput, ...entityOptions } = options ?? {}
+  const rebuildAfter = Duration.toMillis(Duration.fromInputUnsafe(rebuildInput ?? "1 second"))
   const build = Effect.gen(function* () {
     const behaviour = yield* Behaviour.key(protocol)
     const address = yield* Entity.CurrentAddress
@@ -101,11 +108,11 @@ export const toLayer = <P extends Protocol.Any>(
     const id: string = address.entityId
     const actorContext = ActorContext.of({ id, protocol, self: yield* ref(protocol, id), stop: stopUnsupported(id) })
     const context = behaviour.context.pipe(Context.add(ActorContext, actorContext), Context.add(Scope.Scope, scope))
-    const built = yield* Effect.exit(Effect.provideContext(behaviour.build, context))
-    if (Exit.isFailure(built)) return failingHandlers(protocol, id, built.cause)
-    return handlersOf(protocol, id, built.value as Record<string, (payload: unknown) => unknown>, context)
+    const instance = new Instance(protocol, id, behaviour.build, context as Context.Context<Scope.Scope>, rebuildAfter)
+    yield* instance.resolve.pipe(Effect.ignore)
+    return handlersOf(protocol, id, instance.resolve, context)
   })
-  return entity.toLayer(build as Effect.Effect<any, never, any>, options) as any
+  return entity.toLayer(build as Effect.Effect<any, never, any>, entityOptions) as any
 }
 
 /**
@@ -143,10 +150,62 @@ const toFailure = (id: string, method: string) => (cause: Cause.Cause<unknown>) 
   // an interrupt is the caller leaving (or the runner shutting down): the cluster handles it
   Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.fail(ActorError.fromCause(id, method, cause))
 
+type Impl = Record<string, (payload: unknown) => unknown>
+
+/**
+ * The behaviour of one entity id. A build that failed (a database down at the time) is tried again by a
+ * later message, at most once per `rebuildAfter` (default a second), in a scope of its own that its failure closes; meanwhile
+ * messages answer SpawnFailed. Were the failure kept until the cluster passivates the entity, a busy id
+ * would never get past it: passivation waits for `maxIdleTime` without messages.
+ */
+class Instance {
+  private impl: Impl | undefined = undefined
+  private failure: { readonly error: ActorError.ActorError; readonly at: number } | undefined = undefined
+  private readonly lock = Semaphore.makeUnsafe(1)
+  readonly resolve: Effect.Effect<Impl, ActorError.ActorError>
+  constructor(
+    protocol: Protocol.Any,
+    id: string,
+    build: Effect.Effect<object, unknown>,
+    context: Context.Context<Scope.Scope>,
+    rebuildAfter: number
+  ) {
+    const scope = Context.get(context, Scope.Scope)
+    const attempt: Effect.Effect<Impl, ActorError.ActorError> = Effect.flatMap(Scope.fork(scope), (own) =>
+      Effect.flatMap(Effect.exit(Effect.provideContext(build, Context.add(context, Scope.Scope, own))), (built) => {
+        if (Exit.isSuccess(built)) {
+          this.impl = built.value as Impl
+          this.failure = undefined
+          return Effect.succeed(this.impl)
+        }
+        const error = ActorError.make(
+          new ActorError.SpawnFailed({ actorId: id, protocol: protocol.name, message: Cause.pretty(built.cause) })
+        )
+        return Scope.close(own, built).pipe(
+          Effect.andThen(Clock.currentTimeMillis),
+          Effect.flatMap((at) => {
+            this.failure = { error, at }
+            return Effect.fail(error)
+          })
+        )
+      })
+    )
+    const retry = this.lock.withPermits(1)(
+      Effect.suspend(() => {
+        if (this.impl !== undefined) return Effect.succeed(this.impl)
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          this.failure !== undefined && now - this.failure.at < rebuildAfter ? Effect.fail(this.failure.error) : attempt
+        )
+      })
+    )
+    this.resolve = Effect.suspend(() => (this.impl !== undefined ? Effect.succeed(this.impl) : retry))
+  }
+}
+
 const handlersOf = (
   protocol: Protocol.Any,
   id: string,
-  impl: Record<string, (payload: unknown) => unknown>,
+  resolve: Effect.Effect<Impl, ActorError.ActorError>,
   context: Context.Context<never>
 ): Record<string, (request: Entity.Request<any>) => unknown> => {
   // a stream's resources belong to the caller's run of it, not to the entity's Scope
@@ -159,7 +218,7 @@ const handlersOf = (
       // forked: in Troupe a stream runs beside the actor's messages, not in its place
       handlers[name] = (request) =>
         Rpc.fork(
-          Stream.unwrap(Effect.sync(() => streamOf(impl[name]!(request.payload)))).pipe(
+          Stream.unwrap(Effect.map(resolve, (impl) => streamOf(impl[name]!(request.payload)))).pipe(
             Stream.provideContext(streamContext),
             Stream.catchCause((cause) => Stream.fromEffect(failure(cause)))
           )
@@ -168,7 +227,7 @@ const handlersOf = (
     }
     // suspended, so that the method runs when the entity takes the message, not when it is delivered
     const effect = (payload: unknown): Effect.Effect<unknown, unknown> =>
-      Effect.suspend(() => {
+      Effect.flatMap(resolve, (impl) => {
         try {
           return effectOf(impl[name]!(payload))
         } catch (defect) {
@@ -182,22 +241,6 @@ const handlersOf = (
     handlers[name] = method.concurrent
       ? (request) => Rpc.fork(effect(request.payload))
       : (request) => effect(request.payload)
-  }
-  return handlers
-}
-
-/** A behaviour that failed to build answers SpawnFailed until the cluster activates the id again. */
-const failingHandlers = (
-  protocol: Protocol.Any,
-  id: string,
-  cause: Cause.Cause<unknown>
-): Record<string, (request: Entity.Request<any>) => unknown> => {
-  const error = ActorError.make(
-    new ActorError.SpawnFailed({ actorId: id, protocol: protocol.name, message: Cause.pretty(cause) })
-  )
-  const handlers: Record<string, (request: Entity.Request<any>) => unknown> = {}
-  for (const method of (protocol.methodMap as ReadonlyMap<string, Method>).values()) {
-    handlers[method.name] = method.kind === "stream" ? () => Stream.fail(error) : () => Effect.fail(error)
   }
   return handlers
 }

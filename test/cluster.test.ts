@@ -30,7 +30,7 @@ const DoormanEntity = Cluster.toEntity(Doorman)
 /** The protocols hosted on one in-memory runner; Probe comes from outside, so a test can outlive it. */
 const Hosted = Layer.mergeAll(
   Cluster.toLayer(Calculator).pipe(Layer.provide(CalculatorLive)),
-  Cluster.toLayer(Turnstile).pipe(Layer.provide(TurnstileLive)),
+  Cluster.toLayer(Turnstile, { rebuildAfter: 0 }).pipe(Layer.provide(TurnstileLive)),
   Cluster.toLayer(Tally).pipe(Layer.provide(TallyLive)),
   Cluster.toLayer(Doorman).pipe(Layer.provide(DoormanLive))
 ).pipe(Layer.provideMerge(TestRunner.layer))
@@ -154,6 +154,16 @@ describe("Cluster on TestRunner", () => {
       const error = yield* Effect.flip((yield* TurnstileEntity.client)("unbuildable").whoAmI())
       assert(error._tag === "ActorError" && error.reason._tag === "SpawnFailed")
       expect(error.reason.message).toContain("this id cannot be built")
+    }).pipe(Effect.provide(InMemory))
+  )
+
+  it.live("a build that failed is tried again by a later message, and the entity then works", () =>
+    Effect.gen(function* () {
+      const late = (yield* TurnstileEntity.client)("late-1")
+      const error = yield* Effect.flip(late.whoAmI())
+      assert(error._tag === "ActorError" && error.reason._tag === "SpawnFailed")
+      expect(error.reason.message).toContain("not ready yet (try 2)")
+      expect(yield* late.whoAmI()).toBe("late-1")
     }).pipe(Effect.provide(InMemory))
   )
 
