@@ -43,7 +43,9 @@ const program = Effect.gen(function* () {
   yield* inspector.sample // the first look starts the counting on every node
   for (let i = 0; i < 10; i++) yield* orders(stations)
   const view = yield* inspector.sample
-  for (const n of view.nodes) console.log(`  node ${n.id}: ${n.actors} actors, kinds ${n.kinds.join(", ")}`)
+  for (const n of view.nodes) {
+    console.log(`  node ${n.id}: ${n.status === "up" ? `${n.actors} actors, kinds ${n.kinds.join(", ")}` : n.error}`)
+  }
   for (const a of view.actors) {
     console.log(
       `  ${a.id.padEnd(7)} on ${a.node}: handled ${a.handled}, errors ${a.failures}, ` +

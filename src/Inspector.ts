@@ -5,13 +5,16 @@
  * itself is served by `InspectorPage` in `troupe/node`; this module is platform-neutral.
  */
 import { Context, Duration, Effect, Layer, Metric, Schedule, Semaphore, Stream, SubscriptionRef } from "effect"
-import { ActorSystem } from "./ActorSystem.ts"
+import * as ActorSystem from "./ActorSystem.ts"
 import * as Behaviour from "./Behaviour.ts"
 import { latencyBounds } from "./internal/meter.ts"
-import type { ActorReport, LinkReport, NodeReport } from "./internal/report.ts"
-import { reportOf } from "./internal/report.ts"
+import { Rates } from "./internal/rates.ts"
+import type { ActorReport, LinkReport, NodeReport, Unanswered } from "./internal/report.ts"
+import { distinct, reportOf } from "./internal/report.ts"
+import * as F from "./internal/wire/frame.ts"
+import { inspectNeighbour } from "./internal/wire/link.ts"
 
-export { ActorReport, ChannelReport, LinkReport, NodeReport, TopicReport } from "./internal/report.ts"
+export { ActorReport, ChannelReport, LinkReport, NodeReport, TopicReport, Unanswered } from "./internal/report.ts"
 export { latencyBounds } from "./internal/meter.ts"
 
 /** Latency over the last interval, in milliseconds (bucket upper bounds, so p50/p99 round up). */
@@ -57,18 +60,29 @@ export interface TopicView {
   readonly throughput: number
 }
 
-export interface NodeView {
+/** A node that answered: its process, what it can spawn, its links. */
+export interface NodeUp {
   readonly id: string
-  /** "up", or "unresponsive" when it did not answer (its error says why); its actors are then missing. */
-  readonly status: "up" | "unresponsive"
-  readonly error: string | undefined
+  readonly status: "up"
   readonly pid: number | null
+  /** Uptime of the node's process (ms). */
   readonly uptime: number
   readonly memory: { readonly rss: number; readonly heapUsed: number } | null
   readonly kinds: ReadonlyArray<string>
+  /** Actors alive on it, and how many of them its report left out (past 100,000). */
   readonly actors: number
+  readonly omitted: number
   readonly links: ReadonlyArray<LinkReport>
 }
+
+/** A node that did not answer in time, or whose link failed: its actors are missing from this sample. */
+export interface NodeUnresponsive {
+  readonly id: string
+  readonly status: "unresponsive"
+  readonly error: string
+}
+
+export type NodeView = NodeUp | NodeUnresponsive
 
 /** One sample of the system. */
 export interface View {
@@ -86,9 +100,15 @@ export interface Options {
   readonly interval?: Duration.Input | undefined
   /** Half-life of the throughput averages: an idle actor's rate halves in this time. Default 3 seconds. */
   readonly halfLife?: Duration.Input | undefined
-  /** How many links away from this node to look (a worker's own workers are 2 away). Default 4. */
+  /**
+   * How many links away from this node to look: 0 is this node alone, 1 its workers, children and
+   * remote sessions, 2 also theirs. From 0 to 9; default 4.
+   */
   readonly hops?: number | undefined
-  /** How long to wait for a node's report before showing it unresponsive. Default 2 seconds. */
+  /**
+   * How long to wait for the reports; a node that has not answered by then is shown unresponsive (each
+   * node passes on a shorter wait to the nodes behind it, so that it answers in time). Default 2 seconds.
+   */
   readonly timeout?: Duration.Input | undefined
 }
 
@@ -111,188 +131,77 @@ export class Inspector extends Context.Service<
     readonly view: Effect.Effect<View>
     /** Takes a sample now (besides the periodic ones) and returns it. */
     readonly sample: Effect.Effect<View>
-    /** Every sample from now on. */
+    /** The latest sample, then every sample from now on. */
     readonly changes: Stream.Stream<View>
   }
 >()("troupe/Inspector") {}
 
 /**
- * The reports of this node and of every node it reaches (up to `hops` links away), as raw counters.
- * The first look at a node turns metering on there, so its actors count from then on.
+ * The reports of this node and of every node it reaches (up to `hops` links away), as raw counters; a
+ * node that did not answer in time is an `Unanswered` entry (its id and why). The first look at a node
+ * turns metering on there, so its actors count from then on.
  *
  * @example
  * ```ts
  * const reports = yield* Inspector.reports()
- * console.log(reports.map((r) => `${r.node}: ${r.actors.length} actors`))
+ * for (const r of reports) console.log("error" in r ? `${r.node}: ${r.error}` : `${r.node}: ${r.actors.length}`)
  * ```
  */
-export const reports = (options?: {
-  readonly hops?: number | undefined
-  readonly timeout?: Duration.Input | undefined
-}): Effect.Effect<ReadonlyArray<NodeReport>> =>
-  Effect.map(gather(options?.hops ?? 4, Duration.fromInputUnsafe(options?.timeout ?? "2 seconds")), (g) =>
-    g.flatMap((r) => ("report" in r ? [r.report] : []))
-  )
-
-type Gathered = { readonly report: NodeReport } | { readonly node: string; readonly error: string }
-
-const gather = (hops: number, timeout: Duration.Duration): Effect.Effect<ReadonlyArray<Gathered>> =>
-  Effect.gen(function* () {
-    const system = yield* ActorSystem
-    const context = yield* Effect.context<never>()
-    const kinds: Array<string> = []
-    for (const [key, value] of context.mapUnsafe) {
-      if (key.startsWith(Behaviour.keyPrefix)) kinds.push((value as Behaviour.Impl).protocol.name)
-    }
-    const own: Gathered = { report: reportOf(system, kinds) }
-    const others = yield* Effect.forEach(
-      system.router.neighbours,
-      (link) =>
-        link.inspect(hops - 1).pipe(
-          Effect.timeoutOrElse({
-            duration: timeout,
-            orElse: () => Effect.fail(`no report within ${Duration.format(timeout)}`)
-          }),
-          Effect.match({
-            onSuccess: (reports): ReadonlyArray<Gathered> => reports.map((report) => ({ report })),
-            onFailure: (e): ReadonlyArray<Gathered> => [
-              { node: link.peer, error: typeof e === "string" ? e : e.message }
-            ]
-          })
-        ),
-      { concurrency: "unbounded" }
-    )
-    return [own, ...others.flat()]
+export const reports = (
+  options: Pick<Options, "hops" | "timeout"> = {}
+): Effect.Effect<ReadonlyArray<NodeReport | Unanswered>> =>
+  Effect.suspend(() => {
+    const { hops, timeout } = checked(options)
+    return Effect.gen(function* () {
+      const system = yield* ActorSystem.ActorSystem
+      return yield* gather(system, kindsIn(yield* Effect.context<never>()), hops, timeout)
+    })
   })
 
-// ------------------------------------------------------------------ from reports to a view
-
-interface Seen {
-  at: number
-  count: number
-  rate: number
-  buckets?: ReadonlyArray<number>
-  sum?: number
-}
-
-/**
- * @internal Turns successive reports into views: rates are decaying averages of the counters'
- * increase, latency percentiles come from the histogram's increase over the interval.
- */
-export class Rates {
-  private actors = new Map<string, Seen>()
-  private channels = new Map<string, Seen>()
-  private topics = new Map<string, Seen>()
-  private readonly halfLife: number
-  constructor(halfLifeMillis: number) {
-    this.halfLife = halfLifeMillis
+/** The options, checked: a bad one is a defect at once rather than a link closed by a peer later. */
+const checked = (options: Options) => {
+  const hops = options.hops ?? 4
+  if (!Number.isInteger(hops) || hops < 0 || hops > F.MAX_INSPECT_HOPS + 1) {
+    throw new RangeError(`Inspector: hops must be a whole number from 0 to ${F.MAX_INSPECT_HOPS + 1}, got ${hops}`)
   }
-
-  /** The decaying average after `count` moved from what `seen` remembers, and the new memory. */
-  private rate(previous: Seen | undefined, at: number, count: number): Seen {
-    // a counter that went down belongs to a node that restarted: start again from it
-    if (previous === undefined || count < previous.count || at <= previous.at) return { at, count, rate: 0 }
-    const dt = at - previous.at
-    const instant = ((count - previous.count) * 1000) / dt
-    const keep = Math.pow(2, -dt / this.halfLife)
-    const rate = keep * previous.rate + (1 - keep) * instant
-    return { at, count, rate: rate < 1e-3 ? 0 : rate }
-  }
-
-  view(gathered: ReadonlyArray<Gathered>, at: number, interval: number): View {
-    const nodes: Array<NodeView> = []
-    const actors: Array<ActorView> = []
-    const channels: Array<ChannelView> = []
-    const topics: Array<TopicView> = []
-    const nextActors = new Map<string, Seen>()
-    const nextChannels = new Map<string, Seen>()
-    const nextTopics = new Map<string, Seen>()
-    for (const g of gathered) {
-      if (!("report" in g)) {
-        nodes.push({
-          id: g.node,
-          status: "unresponsive",
-          error: g.error,
-          pid: null,
-          uptime: 0,
-          memory: null,
-          kinds: [],
-          actors: 0,
-          links: []
-        })
-        continue
-      }
-      const r = g.report
-      nodes.push({
-        id: r.node,
-        status: "up",
-        error: undefined,
-        pid: r.pid,
-        uptime: r.uptime,
-        memory: r.memory,
-        kinds: r.kinds,
-        actors: r.actors.length,
-        links: r.links
-      })
-      for (const a of r.actors) {
-        const key = `${r.node}\u0000${a.id}\u0000${a.incarnation}`
-        const previous = this.actors.get(key)
-        const seen = this.rate(previous, r.at, a.handled)
-        seen.buckets = a.latency.buckets
-        seen.sum = a.latency.sum
-        nextActors.set(key, seen)
-        actors.push({
-          ...a,
-          node: r.node,
-          throughput: seen.rate,
-          latency: latencyOf(previous, a),
-          histogram: a.latency
-        })
-      }
-      for (const c of r.channels) {
-        const key = `${r.node}\u0000${c.id}`
-        const seen = this.rate(this.channels.get(key), r.at, c.received)
-        nextChannels.set(key, seen)
-        channels.push({ ...c, node: r.node, throughput: seen.rate })
-      }
-      for (const t of r.topics) {
-        const key = `${r.node}\u0000${t.name}`
-        const seen = this.rate(this.topics.get(key), r.at, t.deliveries)
-        nextTopics.set(key, seen)
-        topics.push({ ...t, node: r.node, throughput: seen.rate })
-      }
-    }
-    // what no longer appears is forgotten: an actor that stopped, a node that went away
-    this.actors = nextActors
-    this.channels = nextChannels
-    this.topics = nextTopics
-    return { at, interval, nodes, actors, channels, topics }
-  }
-}
-
-const latencyOf = (previous: Seen | undefined, a: ActorReport): Latency | undefined => {
-  const buckets = a.latency.buckets
-  const before = previous?.buckets
-  const delta = buckets.map((n, i) => n - (before?.[i] ?? 0))
-  if (delta.some((n) => n < 0)) return undefined
-  const count = delta.reduce((x, y) => x + y, 0)
-  if (count === 0) return undefined
-  const quantile = (q: number): number => {
-    const target = Math.ceil(q * count)
-    let seen = 0
-    for (let i = 0; i < delta.length; i++) {
-      seen += delta[i]!
-      if (seen >= target) return i < latencyBounds.length ? latencyBounds[i]! : a.latency.max
-    }
-    return a.latency.max
+  const millis = (name: string, input: Duration.Input) => {
+    const ms = Duration.toMillis(Duration.fromInputUnsafe(input))
+    if (!(ms > 0) || !Number.isFinite(ms)) throw new RangeError(`Inspector: ${name} must be positive, got ${ms} ms`)
+    return ms
   }
   return {
-    p50: quantile(0.5),
-    p99: quantile(0.99),
-    mean: (a.latency.sum - (previous?.sum ?? 0)) / count,
-    max: a.latency.max
+    hops,
+    timeout: Math.min(millis("timeout", options.timeout ?? "2 seconds"), F.MAX_INSPECT_BUDGET),
+    interval: millis("interval", options.interval ?? "1 second"),
+    halfLife: millis("halfLife", options.halfLife ?? "3 seconds")
   }
 }
+
+/** The kinds of actors a context's behaviours can spawn. */
+const kindsIn = (context: Context.Context<never>): Array<string> => {
+  const kinds: Array<string> = []
+  for (const [key, value] of context.mapUnsafe) {
+    if (key.startsWith(Behaviour.keyPrefix)) kinds.push((value as Behaviour.Impl).protocol.name)
+  }
+  return kinds
+}
+
+const gather = (
+  system: ActorSystem.ActorSystem,
+  kinds: ReadonlyArray<string>,
+  hops: number,
+  timeout: number
+): Effect.Effect<ReadonlyArray<NodeReport | Unanswered>> =>
+  Effect.suspend(() => {
+    const own = reportOf(system, kinds)
+    if (hops === 0) return Effect.succeed([own])
+    return Effect.map(
+      Effect.forEach(system.router.neighbours, (link) => inspectNeighbour(link, hops - 1, timeout), {
+        concurrency: "unbounded"
+      }),
+      (others) => distinct([own, ...others.flat()])
+    )
+  })
 
 // ------------------------------------------------------------------ metrics
 
@@ -322,18 +231,39 @@ const nodeMetrics = {
   heap: Metric.gauge("troupe_node_heap_used_bytes", { description: "JavaScript heap in use on a node" })
 }
 
-type Reader = () => unknown
+/**
+ * One series as registered in one MetricRegistry, shared by the inspectors of that registry: it reads
+ * the value of the inspector that saw it last, and goes when no inspector sees it any more. Registering
+ * it again from a second inspector would replace the first one's, and closing the second would then
+ * remove it for both.
+ */
+class Shared {
+  readonly holders = new Set<object>()
+  current: unknown
+  registrations: ReadonlyArray<Metric.Registration> = []
+  constructor(current: unknown) {
+    this.current = current
+  }
+}
+const sharedByRegistry = new WeakMap<object, Map<string, Shared>>()
 
 /**
  * The Metric series of what the inspector sees, read from its latest view when metrics are snapshotted
  * (no cost on the message path). Series appear with their actor, channel or topic and go with it.
  */
 class Series {
-  private readonly registered = new Map<string, Array<Metric.Registration>>()
-  private readonly readers = new Map<string, { current: unknown }>()
+  private readonly mine = new Set<string>()
+  private readonly shared: Map<string, Shared>
   private readonly context: Context.Context<never>
   constructor(context: Context.Context<never>) {
     this.context = context
+    const registry = Context.get(context, Metric.MetricRegistry)
+    let shared = sharedByRegistry.get(registry)
+    if (shared === undefined) {
+      shared = new Map()
+      sharedByRegistry.set(registry, shared)
+    }
+    this.shared = shared
   }
 
   private ensure(
@@ -342,24 +272,22 @@ class Series {
     attributes: Record<string, string>,
     series: ReadonlyArray<readonly [Metric.Metric<any, any>, (x: any) => unknown]>
   ): void {
-    const holder = this.readers.get(key)
-    if (holder !== undefined) {
-      holder.current = current
-      return
-    }
-    const h = { current }
-    this.readers.set(key, h)
-    this.registered.set(
-      key,
-      series.map(([metric, read]) => {
-        const get: Reader = () => read(h.current)
-        return Metric.registerUnsafe(Metric.withAttributes(metric, attributes), this.context, {
-          get: get as any,
+    let entry = this.shared.get(key)
+    if (entry === undefined) {
+      const created = new Shared(current)
+      created.registrations = series.map(([metric, read]) =>
+        Metric.registerUnsafe(Metric.withAttributes(metric, attributes), this.context, {
+          get: (() => read(created.current)) as any,
           update: () => {},
           modify: () => {}
         })
-      })
-    )
+      )
+      this.shared.set(key, created)
+      entry = created
+    }
+    entry.current = current
+    entry.holders.add(this)
+    this.mine.add(key)
   }
 
   update(view: View): void {
@@ -401,11 +329,11 @@ class Series {
       const key = `node\u0000${n.id}`
       live.add(key)
       this.ensure(key, n, { node: n.id }, [
-        [nodeMetrics.actors, (v: NodeView) => gauge(v.actors)],
-        [nodeMetrics.heap, (v: NodeView) => gauge(v.memory?.heapUsed ?? 0)]
+        [nodeMetrics.actors, (v: NodeUp) => gauge(v.actors)],
+        [nodeMetrics.heap, (v: NodeUp) => gauge(v.memory?.heapUsed ?? 0)]
       ])
     }
-    for (const key of Array.from(this.registered.keys())) if (!live.has(key)) this.drop(key)
+    for (const key of Array.from(this.mine)) if (!live.has(key)) this.drop(key)
   }
 
   private histogramOf(v: ActorView): Metric.HistogramState {
@@ -428,13 +356,17 @@ class Series {
   }
 
   private drop(key: string): void {
-    for (const r of this.registered.get(key) ?? []) r.remove()
-    this.registered.delete(key)
-    this.readers.delete(key)
+    this.mine.delete(key)
+    const entry = this.shared.get(key)
+    if (entry === undefined) return
+    entry.holders.delete(this)
+    if (entry.holders.size > 0) return
+    for (const r of entry.registrations) r.remove()
+    this.shared.delete(key)
   }
 
   close(): void {
-    for (const key of Array.from(this.registered.keys())) this.drop(key)
+    for (const key of Array.from(this.mine)) this.drop(key)
   }
 }
 
@@ -455,11 +387,11 @@ export const layer = (options: Options = {}): Layer.Layer<Inspector> =>
   Layer.effect(
     Inspector,
     Effect.gen(function* () {
-      const interval = Duration.toMillis(Duration.fromInputUnsafe(options.interval ?? "1 second"))
-      const halfLife = Duration.toMillis(Duration.fromInputUnsafe(options.halfLife ?? "3 seconds"))
-      const timeout = Duration.fromInputUnsafe(options.timeout ?? "2 seconds")
-      const hops = options.hops ?? 4
+      const { hops, timeout, interval, halfLife } = checked(options)
       const context = yield* Effect.context<never>()
+      // bound to the system and behaviours of the Layer's context, whoever calls `sample`
+      const system = Context.get(context, ActorSystem.ActorSystem)
+      const kinds = kindsIn(context)
       const rates = new Rates(halfLife)
       const series = new Series(context)
       yield* Effect.addFinalizer(() => Effect.sync(() => series.close()))
@@ -474,13 +406,17 @@ export const layer = (options: Options = {}): Layer.Layer<Inspector> =>
       })
       const sample = lock.withPermits(1)(
         Effect.gen(function* () {
-          const view = rates.view(yield* gather(hops, timeout), Date.now(), interval)
+          const view = rates.view(yield* gather(system, kinds, hops, timeout), Date.now(), interval)
           series.update(view)
           yield* SubscriptionRef.set(latest, view)
           return view
         })
       )
-      yield* sample.pipe(Effect.repeat(Schedule.spaced(interval)), Effect.forkScoped)
+      // a sample that dies (a bug) is logged, and the next one is taken as planned
+      const periodic = sample.pipe(
+        Effect.catchCause((cause) => Effect.logWarning("troupe: an inspector sample failed", cause))
+      )
+      yield* periodic.pipe(Effect.repeat(Schedule.spaced(interval)), Effect.forkScoped)
       return Inspector.of({
         view: SubscriptionRef.get(latest),
         sample,
@@ -488,10 +424,3 @@ export const layer = (options: Options = {}): Layer.Layer<Inspector> =>
       })
     })
   )
-
-/** @internal exposed for tests of the rate arithmetic */
-export const makeRates = (halfLife: Duration.Input): Rates =>
-  new Rates(Duration.toMillis(Duration.fromInputUnsafe(halfLife)))
-
-/** @internal */
-export const gathered = (report: NodeReport): Gathered => ({ report })

@@ -296,14 +296,14 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
       client.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
       client.sendBatch([[SPAWN, 1, "SpecWorker", "mine", null, null, false, null]])
       yield* client.batch(3)
-      client.sendBatch([[INSPECT, 2, 8]])
+      client.sendBatch([[INSPECT, 2, 8, 1000]])
       const reply = ((yield* client.batch(4)) as Array<Array<any>>)[0]!
       expect(reply.slice(0, 3)).toEqual([REPLY, 2, 0])
       // one node (this session), with this client's actor and not the legitimate client's "legit"
       expect((reply[3] as Array<{ actors: Array<{ id: string }> }>).map((r) => r.actors.map((a) => a.id))).toEqual([
         ["mine"]
       ])
-      client.sendBatch([[INSPECT, 3, 1_000]])
+      client.sendBatch([[INSPECT, 3, 1_000, 1000]])
       yield* client.closed
       expect(client.batches.map(failedMessage).find((m) => m !== undefined)).toContain("malformed INSPECT")
       yield* stillServing

@@ -460,22 +460,26 @@ export class Cell {
   send(env: Envelope): Sent {
     if (this.status >= Stopping) return Refused
     env.owner = this
-    if (this.meter !== undefined) {
-      const weight = this.meter.admit()
-      if (weight > 0) {
-        env.weight = weight
-        env.at = now()
-      }
-    }
     if (this.queue.length - this.head >= this.capacity || this.waiting !== undefined) {
       if (this.overflow === "fail") return Full
+      if (this.meter !== undefined) this.admitted(env)
       env.state = Waiting
       ;(this.waiting ??= []).push(env)
       return WaitingForRoom
     }
+    if (this.meter !== undefined) this.admitted(env)
     this.queue.push(env)
     if (!this.draining && !this.busy && !this.building) this.drain()
     return Admitted
+  }
+
+  /** Counts a message the mailbox took (or will take when there is room), and stamps it if it is timed. */
+  private admitted(env: Envelope): void {
+    const weight = this.meter!.admit()
+    if (weight > 0) {
+      env.weight = weight
+      env.at = now()
+    }
   }
 
   /** The sender gave up (interrupted): drop the message if it is not handled yet, else interrupt its handler. */

@@ -7,7 +7,11 @@ import { Schema } from "effect"
 import type { ActorSystem } from "../ActorSystem.ts"
 import { latencyBounds } from "./meter.ts"
 
-const Count = Schema.Number
+// a peer's numbers are checked too: NaN or Infinity would poison the rates and the page
+const Count = Schema.Number.check(Schema.isFinite(), Schema.isGreaterThanOrEqualTo(0))
+
+/** The most actors one report lists; past it the report says how many it left out. */
+export const maxActorsPerReport = 100_000
 
 export const ActorReport = Schema.Struct({
   id: Schema.String,
@@ -25,7 +29,14 @@ export const ActorReport = Schema.Struct({
    * Latency counts per bucket of `latencyBounds` (plus one past the last), their sum and maximum (ms).
    * Busy actors' latencies are sampled and weighted (see meter.ts): the counts estimate every message.
    */
-  latency: Schema.Struct({ buckets: Schema.Array(Count), sum: Count, max: Count }),
+  latency: Schema.Struct({
+    buckets: Schema.Array(Count).check(
+      Schema.isMinLength(latencyBounds.length + 1),
+      Schema.isMaxLength(latencyBounds.length + 1)
+    ),
+    sum: Count,
+    max: Count
+  }),
   lastError: Schema.NullOr(Schema.String)
 })
 export type ActorReport = typeof ActorReport.Type
@@ -60,7 +71,7 @@ export type LinkReport = typeof LinkReport.Type
 
 export const NodeReport = Schema.Struct({
   node: Schema.String,
-  /** Wall-clock time of the report (epoch ms) and the node's uptime (ms), to turn counters into rates. */
+  /** Wall-clock time of the report (epoch ms), and the uptime of its process (ms). */
   at: Count,
   uptime: Count,
   pid: Schema.NullOr(Count),
@@ -68,14 +79,33 @@ export const NodeReport = Schema.Struct({
   /** The actor kinds this node can spawn (its host module's behaviours). */
   kinds: Schema.Array(Schema.String),
   actors: Schema.Array(ActorReport),
+  /** Actors alive but not listed (past `maxActorsPerReport`). */
+  omitted: Count,
   channels: Schema.Array(ChannelReport),
   topics: Schema.Array(TopicReport),
   links: Schema.Array(LinkReport)
 })
 export type NodeReport = typeof NodeReport.Type
 
-/** A node's answer to INSPECT: its own report and those of the nodes behind it. */
-export const Reports = Schema.Array(NodeReport)
+/** A node that did not report: its id and why (it did not answer in time, its link closed...). */
+export const Unanswered = Schema.Struct({ node: Schema.String, error: Schema.String })
+export type Unanswered = typeof Unanswered.Type
+
+/** A node's answer to INSPECT: its own report, then the nodes behind it. */
+export const Reports = Schema.Array(Schema.Union([NodeReport, Unanswered]))
+export type Reports = typeof Reports.Type
+
+/** Keeps the first entry of each node: a cycle of links, or a confused peer, must not list one twice. */
+export const distinct = (entries: Iterable<NodeReport | Unanswered>): Array<NodeReport | Unanswered> => {
+  const seen = new Set<string>()
+  const out: Array<NodeReport | Unanswered> = []
+  for (const entry of entries) {
+    if (seen.has(entry.node)) continue
+    seen.add(entry.node)
+    out.push(entry)
+  }
+  return out
+}
 
 const started = Date.now()
 const proc = (globalThis as { process?: { pid?: number; memoryUsage?: () => { rss: number; heapUsed: number } } })
@@ -85,9 +115,14 @@ const proc = (globalThis as { process?: { pid?: number; memoryUsage?: () => { rs
 export const reportOf = (system: ActorSystem, kinds: ReadonlyArray<string>): NodeReport => {
   system.meter()
   const actors: Array<ActorReport> = []
+  let omitted = 0
   for (const cell of system.cells()) {
     const meter = cell.meter
     meter?.reported()
+    if (actors.length >= maxActorsPerReport) {
+      omitted++
+      continue
+    }
     actors.push({
       id: cell.id,
       protocol: cell.protocol.name,
@@ -117,6 +152,7 @@ export const reportOf = (system: ActorSystem, kinds: ReadonlyArray<string>): Nod
     memory: memory === undefined ? null : { rss: memory.rss, heapUsed: memory.heapUsed },
     kinds: Array.from(kinds),
     actors,
+    omitted,
     ...system.router.report()
   }
 }

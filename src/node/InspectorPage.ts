@@ -6,8 +6,8 @@
  */
 import { createServer } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, Layer, Stream } from "effect"
-import { HttpRouter, HttpServer, HttpServerError, HttpServerResponse } from "effect/http"
+import { Context, Deferred, Effect, Layer, type Scope, Stream } from "effect"
+import { HttpRouter, HttpServer, HttpServerError, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import { Inspector, type View } from "../Inspector.ts"
 import { page } from "./internal/page.ts"
@@ -33,28 +33,69 @@ export class InspectorPage extends Context.Service<InspectorPage, { readonly url
 const encoder = new TextEncoder()
 const event = (view: View): Uint8Array => encoder.encode(`data: ${JSON.stringify(view)}\n\n`)
 
-const routes = HttpRouter.addAll([
-  HttpRouter.route("GET", "/", HttpServerResponse.text(page, { contentType: "text/html; charset=utf-8" })),
-  HttpRouter.route(
-    "GET",
-    "/api/view",
-    Effect.gen(function* () {
-      const view = yield* (yield* Inspector).view
-      return HttpServerResponse.jsonUnsafe(view, { headers: { "cache-control": "no-store" } })
-    })
-  ),
-  HttpRouter.route(
-    "GET",
-    "/api/events",
-    Effect.gen(function* () {
-      const inspector = yield* Inspector
-      return HttpServerResponse.stream(
-        Stream.concat(Stream.fromEffect(inspector.view), inspector.changes).pipe(Stream.map(event)),
-        { contentType: "text/event-stream", headers: { "cache-control": "no-store" } }
+const loopback = new Set(["127.0.0.1", "localhost", "[::1]", "::1"])
+const hostnameOf = (header: string | undefined): string | undefined =>
+  header === undefined
+    ? undefined
+    : header.startsWith("[")
+      ? header.slice(0, header.indexOf("]") + 1)
+      : header.split(":")[0]
+
+/**
+ * Bound to a loopback address, the page answers only requests addressed to one: a web page elsewhere
+ * that rebinds its own name to 127.0.0.1 (DNS rebinding) would otherwise read the actor ids and errors.
+ */
+const guarded =
+  (bound: string, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, never, Inspector | Scope.Scope>) =>
+  (request: HttpServerRequest.HttpServerRequest) => {
+    if (loopback.has(bound)) {
+      const hostname = hostnameOf(request.headers["host"])
+      if (hostname === undefined || !loopback.has(hostname)) {
+        return Effect.succeed(HttpServerResponse.text("misdirected request", { status: 421 }))
+      }
+    }
+    return handler
+  }
+
+const routes = (bound: string, closing: Deferred.Deferred<void>) =>
+  HttpRouter.addAll([
+    HttpRouter.route(
+      "GET",
+      "/",
+      guarded(bound, Effect.succeed(HttpServerResponse.text(page, { contentType: "text/html; charset=utf-8" })))
+    ),
+    HttpRouter.route(
+      "GET",
+      "/api/view",
+      guarded(
+        bound,
+        Effect.gen(function* () {
+          const view = yield* (yield* Inspector).view
+          return HttpServerResponse.jsonUnsafe(view, { headers: { "cache-control": "no-store" } })
+        })
       )
-    })
-  )
-])
+    ),
+    HttpRouter.route(
+      "GET",
+      "/api/events",
+      guarded(
+        bound,
+        Effect.gen(function* () {
+          const inspector = yield* Inspector
+          return HttpServerResponse.stream(
+            inspector.changes.pipe(
+              // a client that does not read holds the latest view, not every view since it stalled
+              Stream.buffer({ capacity: 1, strategy: "sliding" }),
+              Stream.map(event),
+              // the page's server is closing: end the stream, or the server waits for the client to leave
+              Stream.interruptWhen(Deferred.await(closing))
+            ),
+            { contentType: "text/event-stream", headers: { "cache-control": "no-store" } }
+          )
+        })
+      )
+    )
+  ])
 
 /**
  * Serves the inspector's page; needs `Inspector.layer()` (from `troupe`).
@@ -67,14 +108,8 @@ const routes = HttpRouter.addAll([
  * ```
  */
 export const layer = (options: Options = {}): Layer.Layer<InspectorPage, HttpServerError.ServeError, Inspector> => {
-  const server = NodeHttpServer.layer(() => createServer(), {
-    port: options.port ?? 9400,
-    host: options.host ?? "127.0.0.1"
-  })
-  const app = HttpRouter.serve(Layer.mergeAll(routes, PrometheusMetrics.layerHttp()), {
-    disableLogger: true,
-    disableListenLog: true
-  })
+  const host = options.host ?? "127.0.0.1"
+  const server = NodeHttpServer.layer(() => createServer(), { port: options.port ?? 9400, host })
   const url = Layer.effect(
     InspectorPage,
     Effect.gen(function* () {
@@ -82,9 +117,18 @@ export const layer = (options: Options = {}): Layer.Layer<InspectorPage, HttpSer
       return { url: `${HttpServer.formatAddress(server.address)}/` }
     })
   )
-  return Layer.mergeAll(app, url).pipe(Layer.provide(server)) as Layer.Layer<
-    InspectorPage,
-    HttpServerError.ServeError,
-    Inspector
-  >
+  return Layer.effectContext(
+    Effect.gen(function* () {
+      const closing = yield* Deferred.make<void>()
+      const app = HttpRouter.serve(Layer.mergeAll(routes(host, closing), PrometheusMetrics.layerHttp()), {
+        disableLogger: true,
+        disableListenLog: true
+      })
+      const context = yield* Layer.build(Layer.mergeAll(app, url).pipe(Layer.provide(server)))
+      // added after the server's finalizers, so it runs before them: the event streams end, and the
+      // server's shutdown does not wait for their clients to leave
+      yield* Effect.addFinalizer(() => Deferred.succeed(closing, undefined))
+      return context
+    })
+  ) as Layer.Layer<InspectorPage, HttpServerError.ServeError, Inspector>
 }

@@ -170,6 +170,8 @@ export const serve = (options: ServeOptions): Effect.Effect<RemoteServer, ActorE
               context: Context.add(loaded.context, ActorSystem, session.system)
             },
             lost: disconnected,
+            // a client may inspect its own session (and nothing else: the session has no other link)
+            inspectable: true,
             heartbeat:
               options.heartbeat === false ? undefined : (options.heartbeat ?? { interval: 2000, timeout: 10_000 }),
             onClose: () => {

@@ -86,10 +86,16 @@ export const PONG = 26
 export const VIA = 27
 
 /**
- * [INSPECT, reqId, hops] — the inspector asks for the reports of the peer and of the nodes behind it, up
- * to `hops` links further; answered by a REPLY carrying an array of node reports.
+ * [INSPECT, reqId, hops, budget] — the inspector asks for the reports of the peer and of the nodes behind
+ * it, up to `hops` links further, waiting at most `budget` ms for them; answered by a REPLY carrying an
+ * array of node reports (or, for a node that did not answer, its id and why). Only a peer that started
+ * this node, or a client for its own session, may ask.
  */
 export const INSPECT = 28
+/** The most links an INSPECT may be passed on beyond its peer. */
+export const MAX_INSPECT_HOPS = 8
+/** The longest an INSPECT may ask a node to wait for the nodes behind it (ms). */
+export const MAX_INSPECT_BUDGET = 60_000
 
 /** The requests a VIA frame may carry. */
 export const relayable: ReadonlySet<number> = new Set([CALL, CAST, STREAM, STOP, WATCH])
@@ -221,7 +227,14 @@ export const check = (frame: unknown): string | undefined => {
     case PONG:
       return f.length === 1 ? undefined : `malformed ${names[f[0] as number]}`
     case INSPECT:
-      return f.length === 3 && isId(f[1]) && isId(f[2]) && (f[2] as number) <= 8 ? undefined : "malformed INSPECT"
+      return f.length === 4 &&
+        isId(f[1]) &&
+        isId(f[2]) &&
+        (f[2] as number) <= MAX_INSPECT_HOPS &&
+        isId(f[3]) &&
+        (f[3] as number) <= MAX_INSPECT_BUDGET
+        ? undefined
+        : "malformed INSPECT"
     case VIA: {
       if (f.length !== 3 || !isString(f[1]) || !Array.isArray(f[2]) || !relayable.has(f[2][0])) return "malformed VIA"
       const inner = check(f[2])

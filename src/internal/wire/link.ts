@@ -18,7 +18,7 @@ import { Admitted, Envelope, Full, WaitingForRoom, type Cell } from "../cell.ts"
 import * as codec from "../codec.ts"
 import * as F from "./frame.ts"
 import { Requests } from "./requests.ts"
-import { type LinkReport, type NodeReport, Reports, reportOf } from "../report.ts"
+import { distinct, type LinkReport, Reports, reportOf } from "../report.ts"
 
 /** Moves byte batches to the peer. Failures are reported to the link with `Link.fail`, never thrown. */
 export interface Transport {
@@ -68,14 +68,32 @@ export interface LinkOptions {
   readonly resolve?: ((node: string) => Link | ActorError.ActorError) | undefined
   /** Heartbeats: a PING after `interval` ms of quiet; no frame at all for `timeout` ms closes the link. */
   readonly heartbeat?: { readonly interval: number; readonly timeout: number } | undefined
+  /**
+   * Whether the peer may inspect this node (INSPECT): true where the peer started this node (a worker's
+   * or child's link to its parent) or owns it (a server session's link to its client). Default false:
+   * a parent is not inspected by its workers, nor a client by its server.
+   */
+  readonly inspectable?: boolean | undefined
 }
 
 const peerDied = (node: string, message: string) => ActorError.make(new ActorError.PeerDied({ node, message }))
 
-/** How long a node waits for the nodes behind it to answer an INSPECT it passes on (ms). */
-const inspectTimeout = 1_000
-
 const decodeReports = Schema.decodeUnknownExit(Reports)
+
+/**
+ * The reports of the nodes behind `link`, waiting `wait` ms at most (and giving them three quarters of
+ * it); a neighbour that fails or does not answer in time is one Unanswered entry.
+ */
+export const inspectNeighbour = (link: Link, hops: number, wait: number): Effect.Effect<Reports> =>
+  link.inspect(hops, Math.floor(wait * 0.75)).pipe(
+    Effect.timeoutOrElse({
+      duration: wait,
+      orElse: () => Effect.fail(`no report within ${wait} ms`)
+    }),
+    Effect.catch((e): Effect.Effect<Reports> =>
+      Effect.succeed([{ node: link.peer, error: typeof e === "string" ? e : e.message }])
+    )
+  )
 
 /** Elements a stream may send before the caller grants more. */
 const STREAM_WINDOW = 256
@@ -144,8 +162,8 @@ class Forwarded {
 }
 
 class PendingInspect {
-  readonly resume: (exit: Exit.Exit<ReadonlyArray<NodeReport>, ActorError.ActorError>) => void
-  constructor(resume: (exit: Exit.Exit<ReadonlyArray<NodeReport>, ActorError.ActorError>) => void) {
+  readonly resume: (exit: Exit.Exit<Reports, ActorError.ActorError>) => void
+  constructor(resume: (exit: Exit.Exit<Reports, ActorError.ActorError>) => void) {
     this.resume = resume
   }
 }
@@ -185,6 +203,8 @@ export class Link {
   private batchLimit: number
   private lastHeard = Date.now()
   private lastSent = Date.now()
+  /** An INSPECT from the peer is being answered: a second one meanwhile is refused, not computed again. */
+  private inspecting = false
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined = undefined
 
   /** What the link holds, for diagnostics: its requests in flight each way and frames not yet sent. */
@@ -442,7 +462,7 @@ export class Link {
       case F.VIA:
         return this.onVia(f[1], f[2])
       case F.INSPECT:
-        return this.onInspect(f[1], f[2])
+        return this.onInspect(f[1], f[2], f[3])
       case F.HELLO:
         return this.protocolError("a second HELLO")
       case F.CH_OPEN:
@@ -531,15 +551,16 @@ export class Link {
   }
 
   /**
-   * The reports of the peer and of the nodes behind it, up to `hops` links further (the inspector's
-   * view of that part of the system). Its first INSPECT turns metering on over there.
+   * The reports of the peer and of the nodes behind it, up to `hops` links further, which the peer
+   * waits for at most `budget` ms (the inspector's view of that part of the system). Its first INSPECT
+   * turns metering on over there. Not bounded here: the caller sets its own timeout.
    */
-  inspect(hops: number): Effect.Effect<ReadonlyArray<NodeReport>, ActorError.ActorError> {
-    return Effect.callback<ReadonlyArray<NodeReport>, ActorError.ActorError>((resume) => {
+  inspect(hops: number, budget: number): Effect.Effect<Reports, ActorError.ActorError> {
+    return Effect.callback<Reports, ActorError.ActorError>((resume) => {
       if (this.status === "closed") return resume(this.closedExit())
       const id = this.newId()
       this.pending.set(id, new PendingInspect(resume))
-      this.write([F.INSPECT, id, hops])
+      this.write([F.INSPECT, id, Math.min(hops, F.MAX_INSPECT_HOPS), Math.min(budget, F.MAX_INSPECT_BUDGET)])
       return Effect.sync(() => {
         this.pending.delete(id)
       })
@@ -717,17 +738,26 @@ export class Link {
     if (p instanceof PendingInspect) {
       if (outcome !== F.OK) return p.resume(Exit.fail(codec.decodeActorErrorOrDecodeError(value)))
       const reports = decodeReports(value)
-      if (Exit.isFailure(reports)) return this.protocolError("a malformed inspection report")
+      if (Exit.isFailure(reports)) return this.brokenReply(p, "a malformed inspection report")
       return p.resume(Exit.succeed(reports.value))
     }
     if (p instanceof PendingControl) {
       if (outcome !== F.OK) return p.resume(Exit.fail(codec.decodeActorErrorOrDecodeError(value)))
       if (value !== null && (typeof value !== "number" || !Number.isInteger(value))) {
-        return this.protocolError("a control REPLY must carry an incarnation or null")
+        return this.brokenReply(p, "a control REPLY must carry an incarnation or null")
       }
       return p.resume(Exit.succeed(value))
     }
     this.protocolError("REPLY to a stream request")
+  }
+
+  /**
+   * A reply that breaks the protocol closes the link; the request it answered was already taken from
+   * `pending`, so the link's failure would not reach it: it gets that failure here.
+   */
+  private brokenReply(p: PendingInspect | PendingControl, message: string): void {
+    this.protocolError(message)
+    p.resume(Exit.fail(this.closeError!))
   }
 
   private onChunk(id: number, elements: Array<unknown>): void {
@@ -1026,24 +1056,30 @@ export class Link {
   }
 
   /**
-   * Reports this node, then the nodes behind its other links (`hops` further at most, so that a cycle
-   * cannot make a question go round). A neighbour that does not answer in time is left out.
+   * Reports this node, then the nodes behind its other links (`hops` further at most), waiting for them
+   * `budget` ms at most: a node that does not answer in time is reported as unanswered, and gets a
+   * smaller budget for its own neighbours, so that every hop answers before the one before it gives up.
    */
-  private onInspect(id: number, hops: number): void {
+  private onInspect(id: number, hops: number, budget: number): void {
+    if (this.options.inspectable !== true) {
+      const message = "this node is not inspectable by its peer on this link"
+      return this.replyError(F.REPLY, id, ActorError.make(new ActorError.Unauthorized({ node: this.peer, message })))
+    }
+    if (this.inspecting) {
+      const message = "an inspection from this peer is in progress; ask again when it has answered"
+      return this.replyError(F.REPLY, id, ActorError.make(new ActorError.Unreachable({ node: this.peer, message })))
+    }
     const host = this.options.host
     const own = reportOf(host.system, Array.from(host.behaviours.keys()))
     const others = hops > 0 ? host.system.router.neighbours.filter((link) => link !== this) : []
     if (others.length === 0) return this.write([F.REPLY, id, F.OK, [own]])
+    this.inspecting = true
+    const wait = Math.floor(budget * 0.75)
     this.runFork(
-      Effect.forEach(
-        others,
-        (link) =>
-          link.inspect(hops - 1).pipe(
-            Effect.timeout(inspectTimeout),
-            Effect.orElseSucceed((): ReadonlyArray<NodeReport> => [])
-          ),
-        { concurrency: "unbounded" }
-      ).pipe(Effect.map((reports) => this.write([F.REPLY, id, F.OK, [own, ...reports.flat()]])))
+      Effect.forEach(others, (link) => inspectNeighbour(link, hops - 1, wait), { concurrency: "unbounded" }).pipe(
+        Effect.map((reports) => this.write([F.REPLY, id, F.OK, distinct([own, ...reports.flat()])])),
+        Effect.ensuring(Effect.sync(() => (this.inspecting = false)))
+      )
     )
   }
 

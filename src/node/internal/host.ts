@@ -73,6 +73,8 @@ export const serveParent = (options: {
         context: Context.add(context, ActorSystem, system)
       },
       batchLimit: batchLimit(),
+      // the parent started this node: its inspector may look inside
+      inspectable: true,
       // with its only link closed, the node has no reason to live
       onClose: () => Deferred.doneUnsafe(closed, Exit.void)
     })

@@ -68,10 +68,11 @@ const history = new Map(); // actor key -> recent throughputs, for the sparkline
 let sort = { key: "throughput", desc: true };
 let last;
 
-const rate = (n) => n >= 1000 ? (n / 1000).toFixed(n >= 1e5 ? 0 : 1) + "k" : n >= 10 ? n.toFixed(0) : n.toFixed(1);
-const ms = (n) => n === undefined || n === null ? "—" : n < 1 ? (n * 1000).toFixed(0) + "µs" : n < 1000 ? n.toFixed(n < 10 ? 1 : 0) + "ms" : (n / 1000).toFixed(1) + "s";
-const bytes = (n) => n >= 1 << 20 ? (n / (1 << 20)).toFixed(0) + " MB" : (n / 1024).toFixed(0) + " KB";
-const dur = (t) => { const s = Math.floor(t / 1000); return s < 60 ? s + "s" : s < 3600 ? Math.floor(s / 60) + "m" : Math.floor(s / 3600) + "h" + (Math.floor(s / 60) % 60) + "m"; };
+const num = (n) => typeof n === "number" && Number.isFinite(n);
+const rate = (n) => !num(n) ? "—" : n >= 1000 ? (n / 1000).toFixed(n >= 1e5 ? 0 : 1) + "k" : n >= 10 ? n.toFixed(0) : n.toFixed(1);
+const ms = (n) => !num(n) ? "—" : n < 1 ? (n * 1000).toFixed(0) + "µs" : n < 1000 ? n.toFixed(n < 10 ? 1 : 0) + "ms" : (n / 1000).toFixed(1) + "s";
+const bytes = (n) => !num(n) ? "—" : n >= 1 << 20 ? (n / (1 << 20)).toFixed(0) + " MB" : (n / 1024).toFixed(0) + " KB";
+const dur = (t) => { if (!num(t)) return "—"; const s = Math.floor(t / 1000); return s < 60 ? s + "s" : s < 3600 ? Math.floor(s / 60) + "m" : Math.floor(s / 3600) + "h" + (Math.floor(s / 60) % 60) + "m"; };
 
 function spark(values) {
   const w = 80, h = 18, max = Math.max(1, ...values);
@@ -109,6 +110,17 @@ const actorCols = [
 const sortValue = (a, key) => key === "p50" || key === "p99" ? (a.latency ? a.latency[key] : -1) : a[key];
 
 function render(view) {
+  try {
+    draw(view);
+    $("status").textContent = "live";
+    $("status").className = "dim";
+  } catch (e) {
+    $("status").textContent = "could not draw a sample: " + (e && e.message);
+    $("status").className = "down";
+  }
+}
+
+function draw(view) {
   last = view;
   for (const a of view.actors) {
     const k = a.node + "/" + a.id + "/" + a.incarnation;
@@ -119,13 +131,13 @@ function render(view) {
   }
   const live = new Set(view.actors.map((a) => a.node + "/" + a.id + "/" + a.incarnation));
   for (const k of history.keys()) if (!live.has(k)) history.delete(k);
-  const total = view.actors.reduce((s, a) => s + a.throughput, 0);
+  const total = view.actors.reduce((s, a) => s + (num(a.throughput) ? a.throughput : 0), 0);
   $("summary").textContent = view.nodes.length + " nodes · " + view.actors.length + " actors · " + rate(total) + " msg/s · sampled " + new Date(view.at).toLocaleTimeString();
   $("nodes").innerHTML = view.nodes.map((n) =>
     '<div class="node ' + n.status + '"><div class="id">' + esc(n.id) + "</div>" +
     (n.status === "up"
       ? '<div class="meta">pid ' + esc(n.pid) + " · up " + dur(n.uptime) + (n.memory ? " · heap " + bytes(n.memory.heapUsed) : "") + "</div>" +
-        "<div>" + n.actors + " actors · " + n.links.length + " links</div>" +
+        "<div>" + n.actors + " actors" + (n.omitted ? " (" + n.omitted + " not listed)" : "") + " · " + n.links.length + " links</div>" +
         (n.kinds.length ? '<div class="meta">kinds: ' + n.kinds.map(esc).join(", ") + "</div>" : "")
       : '<div class="bad">unresponsive: ' + esc(n.error) + "</div>") + "</div>").join("");
   const f = $("filter").value.toLowerCase();
@@ -155,7 +167,7 @@ $("filter").addEventListener("input", () => last && render(last));
 function connect() {
   const events = new EventSource("api/events");
   events.onopen = () => { $("status").textContent = "live"; $("status").className = "dim"; };
-  events.onmessage = (e) => render(JSON.parse(e.data));
+  events.onmessage = (e) => { try { render(JSON.parse(e.data)); } catch (err) { $("status").textContent = "unreadable sample"; } };
   events.onerror = () => { $("status").textContent = "disconnected, retrying…"; $("status").className = "down"; };
 }
 connect();
