@@ -4,7 +4,7 @@
  * becomes the entity's handlers, and Effect's own cluster places entities on runners, routes messages
  * to them and passivates idle ones. docs/cluster.md says what carries over from Troupe and what does not.
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, type Layer, Scope, Semaphore, Stream } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, type Layer, Option, Scope, Stream } from "effect"
 import { ClusterError, Entity, type Sharding } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { ActorContext } from "./ActorContext.ts"
@@ -79,7 +79,7 @@ export interface LayerOptions {
 
 /**
  * Hosts the protocol's Troupe behaviour (what `P.toLayer(...)` provides) as the handlers of its
- * entity. Each entity id gets its own instance: the behaviour's build runs when the cluster activates
+ * entity. Each entity id gets its own instance: the behaviour's build runs when the first message activates
  * the id, with the entity's Scope (released on passivation and shutdown) and an ActorContext whose
  * `id` is the entity id. Handlers may return Effects, Promises or plain values (a plain class works);
  * a throw, a rejected Promise or a die reaches the caller as ActorError Defect, and the entity goes on.
@@ -108,8 +108,8 @@ export const toLayer = <P extends Protocol.Any>(
     const id: string = address.entityId
     const actorContext = ActorContext.of({ id, protocol, self: yield* ref(protocol, id), stop: stopUnsupported(id) })
     const context = behaviour.context.pipe(Context.add(ActorContext, actorContext), Context.add(Scope.Scope, scope))
+    // built by the first message (the one that activated the entity), which waits for it
     const instance = new Instance(protocol, id, behaviour.build, context as Context.Context<Scope.Scope>, rebuildAfter)
-    yield* instance.resolve.pipe(Effect.ignore)
     return handlersOf(protocol, id, instance.resolve, context)
   })
   return entity.toLayer(build as Effect.Effect<any, never, any>, entityOptions) as any
@@ -153,15 +153,18 @@ const toFailure = (id: string, method: string) => (cause: Cause.Cause<unknown>) 
 type Impl = Record<string, (payload: unknown) => unknown>
 
 /**
- * The behaviour of one entity id. A build that failed (a database down at the time) is tried again by a
- * later message, at most once per `rebuildAfter` (default a second), in a scope of its own that its failure closes; meanwhile
+ * The behaviour of one entity id, built when a message first needs it. Messages that come meanwhile
+ * wait for the same build, and a caller that leaves does not stop it (nor leave its resources behind).
+ * A build that failed (a database down at the time) is tried again by a later message, at most once
+ * per `rebuildAfter` (default a second), in a scope of its own that its failure closes; meanwhile
  * messages answer SpawnFailed. Were the failure kept until the cluster passivates the entity, a busy id
  * would never get past it: passivation waits for `maxIdleTime` without messages.
  */
 class Instance {
   private impl: Impl | undefined = undefined
   private failure: { readonly error: ActorError.ActorError; readonly at: number } | undefined = undefined
-  private readonly lock = Semaphore.makeUnsafe(1)
+  /** The build in progress: callers wait for it, and leaving does not stop it (or leak its scope). */
+  private building: Deferred.Deferred<Impl, ActorError.ActorError> | undefined = undefined
   readonly resolve: Effect.Effect<Impl, ActorError.ActorError>
   constructor(
     protocol: Protocol.Any,
@@ -171,36 +174,57 @@ class Instance {
     rebuildAfter: number
   ) {
     const scope = Context.get(context, Scope.Scope)
+    // in a scope of its own, which a failure (or the entity's end mid-build) closes
     const attempt: Effect.Effect<Impl, ActorError.ActorError> = Effect.flatMap(Scope.fork(scope), (own) =>
-      Effect.flatMap(Effect.exit(Effect.provideContext(build, Context.add(context, Scope.Scope, own))), (built) => {
-        if (Exit.isSuccess(built)) {
-          this.impl = built.value as Impl
-          this.failure = undefined
-          return Effect.succeed(this.impl)
-        }
-        const error = ActorError.make(
-          new ActorError.SpawnFailed({ actorId: id, protocol: protocol.name, message: Cause.pretty(built.cause) })
-        )
-        return Scope.close(own, built).pipe(
-          Effect.andThen(Clock.currentTimeMillis),
-          Effect.flatMap((at) => {
-            this.failure = { error, at }
-            return Effect.fail(error)
-          })
-        )
-      })
+      Effect.provideContext(build, Context.add(context, Scope.Scope, own)).pipe(
+        Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(own, exit))),
+        Effect.catchCause((cause) =>
+          Effect.fail(
+            ActorError.make(
+              new ActorError.SpawnFailed({ actorId: id, protocol: protocol.name, message: Cause.pretty(cause) })
+            )
+          )
+        ),
+        Effect.map((built) => built as Impl)
+      )
     )
-    const retry = this.lock.withPermits(1)(
-      Effect.suspend(() => {
-        if (this.impl !== undefined) return Effect.succeed(this.impl)
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          this.failure !== undefined && now - this.failure.at < rebuildAfter ? Effect.fail(this.failure.error) : attempt
-        )
-      })
-    )
-    this.resolve = Effect.suspend(() => (this.impl !== undefined ? Effect.succeed(this.impl) : retry))
+    const settle =
+      (deferred: Deferred.Deferred<Impl, ActorError.ActorError>) => (exit: Exit.Exit<Impl, ActorError.ActorError>) =>
+        Effect.flatMap(Clock.currentTimeMillis, (at) => {
+          this.building = undefined
+          if (Exit.isSuccess(exit)) {
+            this.impl = exit.value
+            this.failure = undefined
+          } else {
+            const error = Cause.findErrorOption(exit.cause)
+            this.failure = { error: Option.getOrElse(error, () => interrupted(protocol, id)), at }
+          }
+          return Deferred.done(deferred, exit)
+        })
+    // synchronous from the check to `building`, so that two callers cannot start two builds
+    const start = Effect.suspend(() => {
+      if (this.building !== undefined) return Effect.succeed(this.building)
+      const deferred = Deferred.makeUnsafe<Impl, ActorError.ActorError>()
+      this.building = deferred
+      // settled however the build ends, interrupted with the entity included: nobody waits for ever
+      return attempt.pipe(Effect.onExit(settle(deferred)), Effect.forkIn(scope), Effect.as(deferred))
+    })
+    this.resolve = Effect.suspend(() => {
+      if (this.impl !== undefined) return Effect.succeed(this.impl)
+      if (this.building !== undefined) return Deferred.await(this.building)
+      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        this.failure !== undefined && now - this.failure.at < rebuildAfter
+          ? Effect.fail(this.failure.error)
+          : Effect.flatMap(start, (deferred) => Deferred.await(deferred))
+      )
+    })
   }
 }
+
+const interrupted = (protocol: Protocol.Any, id: string) =>
+  ActorError.make(
+    new ActorError.SpawnFailed({ actorId: id, protocol: protocol.name, message: "the build was interrupted" })
+  )
 
 const handlersOf = (
   protocol: Protocol.Any,

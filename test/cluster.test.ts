@@ -160,11 +160,43 @@ describe("Cluster on TestRunner", () => {
   it.live("a build that failed is tried again by a later message, and the entity then works", () =>
     Effect.gen(function* () {
       const late = (yield* TurnstileEntity.client)("late-1")
-      const error = yield* Effect.flip(late.whoAmI())
-      assert(error._tag === "ActorError" && error.reason._tag === "SpawnFailed")
-      expect(error.reason.message).toContain("not ready yet (try 2)")
+      for (const tries of [1, 2]) {
+        const error = yield* Effect.flip(late.whoAmI())
+        assert(error._tag === "ActorError" && error.reason._tag === "SpawnFailed")
+        expect(error.reason.message).toContain(`not ready yet (try ${tries})`)
+      }
       expect(yield* late.whoAmI()).toBe("late-1")
     }).pipe(Effect.provide(InMemory))
+  )
+
+  it.live("a caller leaving a slow build neither stops it nor leaks it; its failure then holds rebuilds off", () =>
+    Effect.gen(function* () {
+      const probe = yield* Effect.service(Probe)
+      const slow = (yield* TurnstileEntity.client)("slow-1")
+      const caller = yield* Effect.forkChild(slow.whoAmI())
+      expect(yield* Queue.take(probe.started)).toBe(100)
+      yield* Fiber.interrupt(caller)
+      // a second caller waits for the same build rather than starting another
+      const second = yield* Effect.forkChild(Effect.flip(slow.whoAmI()))
+      yield* Latch.open(probe.gate(100))
+      const error = yield* Fiber.join(second)
+      assert(error._tag === "ActorError" && error.reason._tag === "SpawnFailed")
+      // within rebuildAfter (an hour here) a message gets the failure, with no new build
+      const again = yield* Effect.flip(slow.whoAmI())
+      assert(again._tag === "ActorError" && again.reason._tag === "SpawnFailed")
+      expect((yield* Ref.get(probe.log)).filter((l) => l.endsWith("slow-1"))).toEqual([
+        "acquired slow-1",
+        "released slow-1"
+      ])
+    }).pipe(
+      Effect.provide(
+        Cluster.toLayer(Turnstile, { rebuildAfter: "1 hour" }).pipe(
+          Layer.provide(TurnstileLive),
+          Layer.provideMerge(TestRunner.layer),
+          Layer.provideMerge(Probe.layer)
+        )
+      )
+    )
   )
 
   it.live("one message at a time per entity; a concurrent method runs beside them (Effect behaviour)", () =>
