@@ -64,6 +64,8 @@ export interface TopicView {
 export interface NodeUp {
   readonly id: string
   readonly status: "up"
+  /** When the node made its report (epoch ms, the node's clock). */
+  readonly at: number
   readonly pid: number | null
   /** Uptime of the node's process (ms). */
   readonly uptime: number
@@ -110,6 +112,12 @@ export interface Options {
    * node passes on a shorter wait to the nodes behind it, so that it answers in time). Default 2 seconds.
    */
   readonly timeout?: Duration.Input | undefined
+  /**
+   * The Metric series of actors: one per actor ("actor", the default), one per protocol on each node
+   * ("protocol": counters and histograms summed, those of stopped actors kept, so counters never go
+   * back; for systems with many actors), or none ("none"; nodes, channels and topics still have theirs).
+   */
+  readonly metrics?: "actor" | "protocol" | "none" | undefined
 }
 
 /**
@@ -196,9 +204,12 @@ const gather = (
     const own = reportOf(system, kinds)
     if (hops === 0) return Effect.succeed([own])
     return Effect.map(
-      Effect.forEach(system.router.neighbours, (link) => inspectNeighbour(link, hops - 1, timeout), {
-        concurrency: "unbounded"
-      }),
+      // not the link to this node's parent or client: that peer inspects this node, not the other way round
+      Effect.forEach(
+        system.router.neighbours.filter((link) => !link.answersInspect),
+        (link) => inspectNeighbour(link, hops - 1, timeout),
+        { concurrency: "unbounded" }
+      ),
       (others) => distinct([own, ...others.flat()])
     )
   })
@@ -238,11 +249,14 @@ const nodeMetrics = {
  * remove it for both.
  */
 class Shared {
-  readonly holders = new Set<object>()
-  current: unknown
+  /** Each inspector's latest value, with when it sampled it: the series reads the newest. */
+  readonly holders = new Map<object, { readonly value: unknown; readonly at: number }>()
   registrations: ReadonlyArray<Metric.Registration> = []
-  constructor(current: unknown) {
-    this.current = current
+  get current(): unknown {
+    let newest: { readonly value: unknown; readonly at: number } | undefined
+    // an inspector whose sample waited longer for a slow node must not take a counter back
+    for (const held of this.holders.values()) if (newest === undefined || held.at > newest.at) newest = held
+    return newest?.value
   }
 }
 const sharedByRegistry = new WeakMap<object, Map<string, Shared>>()
@@ -253,10 +267,13 @@ const sharedByRegistry = new WeakMap<object, Map<string, Shared>>()
  */
 class Series {
   private readonly mine = new Set<string>()
+  private readonly protocols = new ProtocolTotals()
   private readonly shared: Map<string, Shared>
   private readonly context: Context.Context<never>
-  constructor(context: Context.Context<never>) {
+  private readonly granularity: "actor" | "protocol" | "none"
+  constructor(context: Context.Context<never>, granularity: "actor" | "protocol" | "none") {
     this.context = context
+    this.granularity = granularity
     const registry = Context.get(context, Metric.MetricRegistry)
     let shared = sharedByRegistry.get(registry)
     if (shared === undefined) {
@@ -266,6 +283,9 @@ class Series {
     this.shared = shared
   }
 
+  /** When each node of the view being registered made its report. */
+  private reportedAt = new Map<string, number>()
+
   private ensure(
     key: string,
     current: unknown,
@@ -274,7 +294,7 @@ class Series {
   ): void {
     let entry = this.shared.get(key)
     if (entry === undefined) {
-      const created = new Shared(current)
+      const created = new Shared()
       created.registrations = series.map(([metric, read]) =>
         Metric.registerUnsafe(Metric.withAttributes(metric, attributes), this.context, {
           get: (() => read(created.current)) as any,
@@ -285,28 +305,36 @@ class Series {
       this.shared.set(key, created)
       entry = created
     }
-    entry.current = current
-    entry.holders.add(this)
+    entry.holders.set(this, { value: current, at: this.reportedAt.get(attributes["node"]!) ?? 0 })
     this.mine.add(key)
   }
 
   update(view: View): void {
+    this.reportedAt = new Map(view.nodes.flatMap((n) => (n.status === "up" ? [[n.id, n.at] as const] : [])))
     const live = new Set<string>()
     const counter = (n: number) => ({ count: n, incremental: false })
     const gauge = (n: number) => ({ value: n })
-    for (const a of view.actors) {
-      const key = `actor\u0000${a.node}\u0000${a.id}\u0000${a.incarnation}`
-      live.add(key)
-      this.ensure(key, a, { node: a.node, actor: a.id, protocol: a.protocol }, [
-        [actorMetrics.handled, (v: ActorView) => counter(v.handled)],
-        [actorMetrics.received, (v: ActorView) => counter(v.received)],
-        [actorMetrics.failures, (v: ActorView) => counter(v.failures)],
-        [actorMetrics.defects, (v: ActorView) => counter(v.defects)],
-        [actorMetrics.restarts, (v: ActorView) => counter(v.restarts)],
-        [actorMetrics.mailbox, (v: ActorView) => gauge(v.mailbox)],
-        [actorMetrics.throughput, (v: ActorView) => gauge(v.throughput)],
-        [actorMetrics.latency, (v: ActorView) => this.histogramOf(v)]
-      ])
+    const actorSeries: ReadonlyArray<readonly [Metric.Metric<any, any>, (v: ActorFigures) => unknown]> = [
+      [actorMetrics.handled, (v) => counter(v.handled)],
+      [actorMetrics.received, (v) => counter(v.received)],
+      [actorMetrics.failures, (v) => counter(v.failures)],
+      [actorMetrics.defects, (v) => counter(v.defects)],
+      [actorMetrics.restarts, (v) => counter(v.restarts)],
+      [actorMetrics.mailbox, (v) => gauge(v.mailbox)],
+      [actorMetrics.throughput, (v) => gauge(v.throughput)],
+      [actorMetrics.latency, (v) => histogramOf(v.histogram)]
+    ]
+    if (this.granularity === "actor") {
+      for (const a of view.actors) {
+        const key = `actor\u0000${a.node}\u0000${a.id}\u0000${a.incarnation}`
+        live.add(key)
+        this.ensure(key, a, { node: a.node, actor: a.id, protocol: a.protocol }, actorSeries)
+      }
+    } else if (this.granularity === "protocol") {
+      for (const [key, group] of this.protocols.update(view)) {
+        live.add(key)
+        this.ensure(key, group, { node: group.node, protocol: group.protocol }, actorSeries)
+      }
     }
     for (const c of view.channels) {
       const key = `channel\u0000${c.node}\u0000${c.id}`
@@ -336,25 +364,6 @@ class Series {
     for (const key of Array.from(this.mine)) if (!live.has(key)) this.drop(key)
   }
 
-  private histogramOf(v: ActorView): Metric.HistogramState {
-    const latency = v.histogram
-    const buckets: Array<[number, number]> = []
-    let cumulated = 0
-    let count = 0
-    let min = Number.POSITIVE_INFINITY
-    for (let i = 0; i < latency.buckets.length; i++) {
-      const n = latency.buckets[i]!
-      count += n
-      // the lower bound of the first bucket in use: the histogram does not keep the exact minimum
-      if (n > 0 && min === Number.POSITIVE_INFINITY) min = i === 0 ? 0 : latencyBounds[i - 1]!
-      if (i < latencyBounds.length) {
-        cumulated += n
-        buckets.push([latencyBounds[i]!, cumulated])
-      }
-    }
-    return { buckets, count, min: count === 0 ? 0 : min, max: latency.max, sum: latency.sum }
-  }
-
   private drop(key: string): void {
     this.mine.delete(key)
     const entry = this.shared.get(key)
@@ -367,6 +376,120 @@ class Series {
 
   close(): void {
     for (const key of Array.from(this.mine)) this.drop(key)
+  }
+}
+
+/** A cumulative histogram (counts per bucket of `latencyBounds`) as a Metric's histogram state. */
+const histogramOf = (latency: ActorReport["latency"]): Metric.HistogramState => {
+  const buckets: Array<[number, number]> = []
+  let cumulated = 0
+  let count = 0
+  let min = Number.POSITIVE_INFINITY
+  for (let i = 0; i < latency.buckets.length; i++) {
+    const n = latency.buckets[i]!
+    count += n
+    // the lower bound of the first bucket in use: the histogram does not keep the exact minimum
+    if (n > 0 && min === Number.POSITIVE_INFINITY) min = i === 0 ? 0 : latencyBounds[i - 1]!
+    if (i < latencyBounds.length) {
+      cumulated += n
+      buckets.push([latencyBounds[i]!, cumulated])
+    }
+  }
+  return { buckets, count, min: count === 0 ? 0 : min, max: latency.max, sum: latency.sum }
+}
+
+/** What an actor's Metric series read: one actor's figures, or the sum of a protocol's on one node. */
+interface ActorFigures {
+  readonly handled: number
+  readonly received: number
+  readonly failures: number
+  readonly defects: number
+  readonly restarts: number
+  readonly mailbox: number
+  readonly throughput: number
+  readonly histogram: ActorReport["latency"]
+}
+
+interface ProtocolFigures extends ActorFigures {
+  readonly node: string
+  readonly protocol: string
+}
+
+const zero = (): { -readonly [K in keyof ActorFigures]: ActorFigures[K] } => ({
+  handled: 0,
+  received: 0,
+  failures: 0,
+  defects: 0,
+  restarts: 0,
+  mailbox: 0,
+  throughput: 0,
+  histogram: { buckets: new Array(latencyBounds.length + 1).fill(0), sum: 0, max: 0 }
+})
+
+const addCounts = (into: ReturnType<typeof zero>, a: ActorFigures): void => {
+  into.handled += a.handled
+  into.received += a.received
+  into.failures += a.failures
+  into.defects += a.defects
+  into.restarts += a.restarts
+  const buckets = into.histogram.buckets as Array<number>
+  a.histogram.buckets.forEach((n, i) => (buckets[i] = buckets[i]! + n))
+  into.histogram = {
+    buckets,
+    sum: into.histogram.sum + a.histogram.sum,
+    max: Math.max(into.histogram.max, a.histogram.max)
+  }
+}
+
+/**
+ * The actors' figures summed per protocol on each node. An actor that is gone leaves its counts with its
+ * protocol ("retired"), so the protocol's counters only grow, as Metric counters must; a node that is
+ * gone takes its protocols' series with it.
+ */
+class ProtocolTotals {
+  private last = new Map<string, { readonly group: string; readonly actor: ActorView }>()
+  private retired = new Map<string, ReturnType<typeof zero>>()
+
+  update(view: View): Map<string, ProtocolFigures> {
+    const keyOf = (node: string, protocol: string) => `protocol\u0000${node}\u0000${protocol}`
+    const next = new Map<string, { readonly group: string; readonly actor: ActorView }>()
+    for (const a of view.actors) {
+      next.set(`${a.node}\u0000${a.id}\u0000${a.incarnation}`, { group: keyOf(a.node, a.protocol), actor: a })
+    }
+    for (const [id, { group, actor }] of this.last) {
+      if (next.has(id)) continue
+      const retired = this.retired.get(group) ?? zero()
+      addCounts(retired, actor)
+      this.retired.set(group, retired)
+    }
+    this.last = next
+    const up = new Set(view.nodes.flatMap((n) => (n.status === "up" ? [n.id] : [])))
+    const groups = new Map<string, ProtocolFigures>()
+    const live = new Map<string, { node: string; protocol: string; figures: ReturnType<typeof zero> }>()
+    const groupOf = (node: string, protocol: string) => {
+      const key = keyOf(node, protocol)
+      let group = live.get(key)
+      if (group === undefined) {
+        group = { node, protocol, figures: zero() }
+        const retired = this.retired.get(key)
+        if (retired !== undefined) addCounts(group.figures, retired)
+        live.set(key, group)
+      }
+      return group
+    }
+    for (const { actor } of next.values()) {
+      const group = groupOf(actor.node, actor.protocol).figures
+      addCounts(group, actor)
+      group.mailbox += actor.mailbox
+      group.throughput += actor.throughput
+    }
+    for (const key of Array.from(this.retired.keys())) {
+      const [, node, protocol] = key.split("\u0000") as [string, string, string]
+      if (up.has(node)) groupOf(node, protocol)
+      else this.retired.delete(key)
+    }
+    for (const [key, { node, protocol, figures }] of live) groups.set(key, { ...figures, node, protocol })
+    return groups
   }
 }
 
@@ -393,7 +516,7 @@ export const layer = (options: Options = {}): Layer.Layer<Inspector> =>
       const system = Context.get(context, ActorSystem.ActorSystem)
       const kinds = kindsIn(context)
       const rates = new Rates(halfLife)
-      const series = new Series(context)
+      const series = new Series(context, options.metrics ?? "actor")
       yield* Effect.addFinalizer(() => Effect.sync(() => series.close()))
       const lock = yield* Semaphore.make(1)
       const latest = yield* SubscriptionRef.make<View>({

@@ -317,11 +317,11 @@ layer(TestLayer, { excludeTestServices: true, timeout: 60_000 })("a sample of th
   it.effect("refuses a request addressed to another host name (DNS rebinding)", () =>
     Effect.gen(function* () {
       const { url } = yield* InspectorPage.InspectorPage
-      const status = (hostHeader: string) =>
+      const status = (path: string, hostHeader: string) =>
         Effect.promise(
           () =>
             new Promise<number>((resolve, reject) => {
-              const request = httpRequest(new URL("api/view", url), { headers: { host: hostHeader } }, (response) => {
+              const request = httpRequest(new URL(path, url), { headers: { host: hostHeader } }, (response) => {
                 response.resume()
                 resolve(response.statusCode ?? 0)
               })
@@ -329,9 +329,11 @@ layer(TestLayer, { excludeTestServices: true, timeout: 60_000 })("a sample of th
               request.end()
             })
         )
-      expect(yield* status("evil.example:9400")).toBe(421)
-      expect(yield* status(new URL(url).host)).toBe(200)
-      expect(yield* status(`localhost:${new URL(url).port}`)).toBe(200)
+      for (const path of ["", "api/view", "metrics"]) {
+        expect([path, yield* status(path, "evil.example:9400")]).toEqual([path, 421])
+        expect([path, yield* status(path, new URL(url).host)]).toEqual([path, 200])
+      }
+      expect(yield* status("api/view", `LOCALHOST:${new URL(url).port}`)).toBe(200)
     }).pipe(Effect.provide(InspectorPage.layer({ port: 0 })))
   )
 })
@@ -467,6 +469,7 @@ describe("the page", () => {
         {
           id: "n-1",
           status: "up",
+          at: 0,
           pid: 7,
           uptime: 65_000,
           memory: { rss: 1, heapUsed: 2 << 20 },
@@ -567,7 +570,7 @@ describe("INSPECT between nodes", () => {
 
   it.live("answers for itself and the nodes behind it; one that does not answer in time is named, not waited for", () =>
     Effect.gen(function* () {
-      const { peer } = yield* hub
+      const { peer, system } = yield* hub
       const parent = peer("parent", { inspectable: true })
       const silent = peer("hub/silent")
       const helpful = peer("hub/helpful")
@@ -577,22 +580,30 @@ describe("INSPECT between nodes", () => {
       expect(forwarded[2]).toBe(2)
       expect(forwarded[3]).toBeLessThan(400)
       expect((yield* silent.next(F.INSPECT))[2]).toBe(2)
-      // a second question while the first is answered is refused at once, not computed again
-      parent.say(F.INSPECT, 2, 3, 400)
+      // questions asked while the first is answered share its answer, up to four; a fifth is refused
+      for (const id of [2, 3, 4, 5]) parent.say(F.INSPECT, id, 3, 400)
       const refused = yield* parent.next(F.REPLY)
-      expect([refused[1], refused[2], refused[3].reason._tag]).toEqual([2, F.ACTOR_ERROR, "Unreachable"])
+      expect([refused[1], refused[2], refused[3].reason._tag]).toEqual([5, F.ACTOR_ERROR, "Unreachable"])
       // the helpful peer answers with a report of its own, and a second copy of the hub's: kept once
       const own = (yield* Inspector.reports({ hops: 0 }).pipe(
         Effect.provideService(ActorSystem.ActorSystem, ActorSystem.makeUnsafe({ nodeId: "hub/helpful" }))
       ))[0]!
       helpful.say(F.REPLY, forwarded[1], F.OK, [own, { ...own, node: "hub" }])
-      const reply = yield* parent.next(F.REPLY, 1)
-      expect(reply.slice(0, 3)).toEqual([F.REPLY, 1, F.OK])
-      expect(reply[3].map((r: { node: string; error?: string }) => [r.node, r.error])).toEqual([
-        ["hub", undefined],
-        ["hub/silent", "no report within 300 ms"],
-        ["hub/helpful", undefined]
-      ])
+      const replies = [yield* parent.next(F.REPLY, 1), yield* parent.next(F.REPLY, 2)]
+      replies.push(yield* parent.next(F.REPLY, 3), yield* parent.next(F.REPLY, 4))
+      expect(replies.map((r) => r.slice(0, 3))).toEqual([1, 2, 3, 4].map((id) => [F.REPLY, id, F.OK]))
+      for (const reply of replies) {
+        expect(reply[3].map((r: { node: string; error?: string }) => [r.node, r.error])).toEqual([
+          ["hub", undefined],
+          ["hub/silent", "no report within 400 ms"],
+          ["hub/helpful", undefined]
+        ])
+      }
+      // asked itself, the hub looks at the nodes behind it, not at the parent that inspects it
+      const mine = yield* Inspector.reports({ hops: 1, timeout: "100 millis" }).pipe(
+        Effect.provideService(ActorSystem.ActorSystem, system)
+      )
+      expect(mine.map((r) => r.node)).toEqual(["hub", "hub/silent", "hub/helpful"])
     })
   )
 
@@ -624,6 +635,53 @@ describe("INSPECT between nodes", () => {
         expect(reasonOf(exit)).toBe("ProtocolError")
         expect(worker.link.status).toBe("closed")
       }
+    })
+  )
+})
+
+describe("Metric series per protocol", () => {
+  const program = (metrics: "protocol" | "none") =>
+    Effect.gen(function* () {
+      const inspector = yield* Inspector.Inspector
+      const refs = yield* Effect.forEach([1, 2, 3], (i) => Actor.spawn(Worker, { id: `grouped-${i}` }))
+      yield* inspector.sample
+      for (const ref of refs) for (let i = 0; i < 2; i++) yield* ref.add({ a: i, b: 1 })
+      yield* inspector.sample
+      const counts = Effect.map(Metric.snapshot, (snapshot) =>
+        snapshot
+          .filter((m) => m.id === "troupe_actor_messages_total")
+          .map((m) => [m.attributes?.["protocol"], m.attributes?.["actor"], (m.state as { count: number }).count])
+      )
+      const before = yield* counts
+      yield* Actor.stop(refs[0]!)
+      yield* inspector.sample
+      const after = yield* counts
+      const nodes = (yield* Metric.snapshot).filter((m) => m.id === "troupe_node_actors").length
+      return { before, after, nodes }
+    }).pipe(
+      Effect.provide(
+        Inspector.layer({ interval: "1 hour", metrics }).pipe(
+          Layer.provideMerge(Layer.mergeAll(WorkerLive, ActorSystem.layer()))
+        )
+      ),
+      // a registry of its own: the other tests' series are not this one's business
+      Effect.provideService(Metric.MetricRegistry, new Map())
+    )
+
+  it.live("sums a protocol's actors on a node, and keeps a stopped actor's counts in the sum", () =>
+    Effect.gen(function* () {
+      const { before, after, nodes } = yield* program("protocol")
+      expect(before).toEqual([["SpecWorker", undefined, 6]])
+      expect(after).toEqual([["SpecWorker", undefined, 6]])
+      expect(nodes).toBe(1)
+    })
+  )
+
+  it.live("or has no actor series at all", () =>
+    Effect.gen(function* () {
+      const { before, nodes } = yield* program("none")
+      expect(before).toEqual([])
+      expect(nodes).toBe(1)
     })
   )
 })

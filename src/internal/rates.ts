@@ -52,6 +52,7 @@ export class Rates {
       nodes.push({
         id: r.node,
         status: "up",
+        at: r.at,
         pid: r.pid,
         uptime: r.uptime,
         memory: r.memory,

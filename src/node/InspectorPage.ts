@@ -31,15 +31,23 @@ export interface Options {
 export class InspectorPage extends Context.Service<InspectorPage, { readonly url: string }>()("troupe/InspectorPage") {}
 
 const encoder = new TextEncoder()
-const event = (view: View): Uint8Array => encoder.encode(`data: ${JSON.stringify(view)}\n\n`)
+// one serialization per sample, whatever the number of pages open
+const events = new WeakMap<View, Uint8Array>()
+const event = (view: View): Uint8Array => {
+  let bytes = events.get(view)
+  if (bytes === undefined) {
+    bytes = encoder.encode(`data: ${JSON.stringify(view)}\n\n`)
+    events.set(view, bytes)
+  }
+  return bytes
+}
 
 const loopback = new Set(["127.0.0.1", "localhost", "[::1]", "::1"])
-const hostnameOf = (header: string | undefined): string | undefined =>
-  header === undefined
-    ? undefined
-    : header.startsWith("[")
-      ? header.slice(0, header.indexOf("]") + 1)
-      : header.split(":")[0]
+const hostnameOf = (header: string | undefined): string | undefined => {
+  if (header === undefined) return undefined
+  const host = header.toLowerCase()
+  return host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0]
+}
 
 /**
  * Bound to a loopback address, the page answers only requests addressed to one: a web page elsewhere
@@ -94,6 +102,17 @@ const routes = (bound: string, closing: Deferred.Deferred<void>) =>
           )
         })
       )
+    ),
+    // every Effect Metric of the program (the inspector's series among them), in Prometheus' text format
+    HttpRouter.route(
+      "GET",
+      "/metrics",
+      guarded(
+        bound,
+        Effect.map(PrometheusMetrics.format(), (body) =>
+          HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+        )
+      )
     )
   ])
 
@@ -120,7 +139,7 @@ export const layer = (options: Options = {}): Layer.Layer<InspectorPage, HttpSer
   return Layer.effectContext(
     Effect.gen(function* () {
       const closing = yield* Deferred.make<void>()
-      const app = HttpRouter.serve(Layer.mergeAll(routes(host, closing), PrometheusMetrics.layerHttp()), {
+      const app = HttpRouter.serve(routes(host, closing), {
         disableLogger: true,
         disableListenLog: true
       })

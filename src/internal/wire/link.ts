@@ -18,7 +18,7 @@ import { Admitted, Envelope, Full, WaitingForRoom, type Cell } from "../cell.ts"
 import * as codec from "../codec.ts"
 import * as F from "./frame.ts"
 import { Requests } from "./requests.ts"
-import { distinct, type LinkReport, Reports, reportOf } from "../report.ts"
+import { capActors, distinct, type LinkReport, Reports, reportOf } from "../report.ts"
 
 /** Moves byte batches to the peer. Failures are reported to the link with `Link.fail`, never thrown. */
 export interface Transport {
@@ -81,11 +81,17 @@ const peerDied = (node: string, message: string) => ActorError.make(new ActorErr
 const decodeReports = Schema.decodeUnknownExit(Reports)
 
 /**
- * The reports of the nodes behind `link`, waiting `wait` ms at most (and giving them three quarters of
- * it); a neighbour that fails or does not answer in time is one Unanswered entry.
+ * The reports of the nodes behind `link`, waiting `wait` ms at most (and giving them less, see below); a
+ * neighbour that fails or does not answer in time is one Unanswered entry.
  */
-export const inspectNeighbour = (link: Link, hops: number, wait: number): Effect.Effect<Reports> =>
-  link.inspect(hops, Math.floor(wait * 0.75)).pipe(
+export const inspectNeighbour = (link: Link, hops: number, wait: number): Effect.Effect<Reports> => {
+  // too little time left to ask and hear back: say so rather than report a healthy node as silent
+  if (wait < minimumInspectWait) {
+    return Effect.succeed([{ node: link.peer, error: `not asked: ${wait} ms left of the inspection's time` }])
+  }
+  // the neighbour keeps an equal share of the time for each level below it, and one for its answer
+  const budget = Math.floor(wait - wait / (hops + 2))
+  return link.inspect(hops, budget).pipe(
     Effect.timeoutOrElse({
       duration: wait,
       orElse: () => Effect.fail(`no report within ${wait} ms`)
@@ -94,6 +100,13 @@ export const inspectNeighbour = (link: Link, hops: number, wait: number): Effect
       Effect.succeed([{ node: link.peer, error: typeof e === "string" ? e : e.message }])
     )
   )
+}
+
+/** Below this wait (ms) a node does not ask its neighbours: the answer could not come back in time. */
+const minimumInspectWait = 10
+
+/** Inspections of this node by one peer that may wait for the same answer; more are refused. */
+const maxInspectWaiters = 4
 
 /** Elements a stream may send before the caller grants more. */
 const STREAM_WINDOW = 256
@@ -203,8 +216,16 @@ export class Link {
   private batchLimit: number
   private lastHeard = Date.now()
   private lastSent = Date.now()
-  /** An INSPECT from the peer is being answered: a second one meanwhile is refused, not computed again. */
-  private inspecting = false
+  /**
+   * Ids of INSPECTs from the peer waiting for the answer being put together (undefined: none is): a
+   * second inspector shares it rather than having a report built again, and past a few, more are refused.
+   */
+  private inspecting: Array<number> | undefined = undefined
+
+  /** Whether the peer may inspect this node: then it is this node's parent or client, not a node to ask. */
+  get answersInspect(): boolean {
+    return this.options.inspectable === true
+  }
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined = undefined
 
   /** What the link holds, for diagnostics: its requests in flight each way and frames not yet sent. */
@@ -1065,20 +1086,23 @@ export class Link {
       const message = "this node is not inspectable by its peer on this link"
       return this.replyError(F.REPLY, id, ActorError.make(new ActorError.Unauthorized({ node: this.peer, message })))
     }
-    if (this.inspecting) {
-      const message = "an inspection from this peer is in progress; ask again when it has answered"
+    if (this.inspecting !== undefined) {
+      if (this.inspecting.length < maxInspectWaiters) return void this.inspecting.push(id)
+      const message = "too many inspections from this peer at once; ask again when they have been answered"
       return this.replyError(F.REPLY, id, ActorError.make(new ActorError.Unreachable({ node: this.peer, message })))
     }
     const host = this.options.host
     const own = reportOf(host.system, Array.from(host.behaviours.keys()))
-    const others = hops > 0 ? host.system.router.neighbours.filter((link) => link !== this) : []
+    const others = hops > 0 ? host.system.router.neighbours.filter((link) => link !== this && !link.answersInspect) : []
     if (others.length === 0) return this.write([F.REPLY, id, F.OK, [own]])
-    this.inspecting = true
-    const wait = Math.floor(budget * 0.75)
+    const waiting = (this.inspecting = [id])
     this.runFork(
-      Effect.forEach(others, (link) => inspectNeighbour(link, hops - 1, wait), { concurrency: "unbounded" }).pipe(
-        Effect.map((reports) => this.write([F.REPLY, id, F.OK, distinct([own, ...reports.flat()])])),
-        Effect.ensuring(Effect.sync(() => (this.inspecting = false)))
+      Effect.forEach(others, (link) => inspectNeighbour(link, hops - 1, budget), { concurrency: "unbounded" }).pipe(
+        Effect.map((reports) => {
+          const answer = capActors(distinct([own, ...reports.flat()]))
+          for (const waiter of waiting) this.write([F.REPLY, waiter, F.OK, answer])
+        }),
+        Effect.ensuring(Effect.sync(() => (this.inspecting = undefined)))
       )
     )
   }
