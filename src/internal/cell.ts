@@ -11,7 +11,7 @@ import * as T from "../Termination.ts"
 import type { Termination } from "../Termination.ts"
 import type { Method, Protocol } from "../Protocol.ts"
 import { effectOf, streamOf } from "./handler.ts"
-import { Meter, now } from "./meter.ts"
+import { Meter, now, stride } from "./meter.ts"
 
 // envelope states (numbers, not an enum: the sources stay erasable TypeScript)
 const Queued = 0
@@ -32,9 +32,11 @@ export class Envelope {
   onAdmit: ((ok: boolean) => void) | undefined = undefined
   /** The cell the envelope was sent to, so that whoever holds it can cancel it. */
   owner: Cell | undefined = undefined
-  /** When it was sent (ms, monotonic) and the weight of its latency, if the cell's meter times it. */
+  /**
+   * When it was sent (ms, monotonic), if the cell's meter times it: positive when it counts once,
+   * negated when it stands for `stride` messages (one field, not two, on every message).
+   */
   at = 0
-  weight = 0
   constructor(method: Method, payload: unknown, reply: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined) {
     this.method = method
     this.payload = payload
@@ -476,10 +478,7 @@ export class Cell {
   /** Counts a message the mailbox took (or will take when there is room), and stamps it if it is timed. */
   private admitted(env: Envelope): void {
     const weight = this.meter!.admit()
-    if (weight > 0) {
-      env.weight = weight
-      env.at = now()
-    }
+    if (weight > 0) env.at = weight === 1 ? now() : -now()
   }
 
   /** The sender gave up (interrupted): drop the message if it is not handled yet, else interrupt its handler. */
@@ -645,7 +644,8 @@ export class Cell {
   private measure(env: Envelope, exit: Exit.Exit<unknown, unknown>): void {
     const meter = this.meter!
     meter.handled++
-    if (env.weight > 0) meter.record(now() - env.at, env.weight)
+    if (env.at > 0) meter.record(now() - env.at, 1)
+    else if (env.at < 0) meter.record(now() + env.at, stride)
     if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return
     const defect = exit.cause.reasons.some((r) => r._tag === "Die")
     meter.failed(defect, `${env.method.name}: ${summarize(Cause.squash(exit.cause))}`)
