@@ -4,7 +4,18 @@
  * is also an Effect Metric series, so an OpenTelemetry exporter reports what the page shows. The page
  * itself is served by `InspectorPage` in `troupe/node`; this module is platform-neutral.
  */
-import { Context, Duration, Effect, Layer, Metric, Schedule, Semaphore, Stream, SubscriptionRef } from "effect"
+import {
+  Context,
+  Duration,
+  Effect,
+  Layer,
+  Metric,
+  Schedule,
+  type Scope,
+  Semaphore,
+  Stream,
+  SubscriptionRef
+} from "effect"
 import * as ActorSystem from "./ActorSystem.ts"
 import * as Behaviour from "./Behaviour.ts"
 import { latencyBounds } from "./internal/meter.ts"
@@ -162,7 +173,7 @@ export const reports = (
     const { hops, timeout } = checked(options)
     return Effect.gen(function* () {
       const system = yield* ActorSystem.ActorSystem
-      return yield* gather(system, kindsIn(yield* Effect.context<never>()), hops, timeout)
+      return yield* gather([system], kindsIn(yield* Effect.context<never>()), hops, timeout)
     })
   })
 
@@ -194,23 +205,25 @@ const kindsIn = (context: Context.Context<never>): Array<string> => {
   return kinds
 }
 
+/** The reports of these systems (the nodes of this process) and of the nodes behind them. */
 const gather = (
-  system: ActorSystem.ActorSystem,
+  systems: Iterable<ActorSystem.ActorSystem>,
   kinds: ReadonlyArray<string>,
   hops: number,
   timeout: number
 ): Effect.Effect<ReadonlyArray<NodeReport | Unanswered>> =>
   Effect.suspend(() => {
-    const own = reportOf(system, kinds)
-    if (hops === 0) return Effect.succeed([own])
+    const local = Array.from(systems)
+    const own = local.map((system) => reportOf(system, kinds))
+    if (hops === 0) return Effect.succeed(own)
     return Effect.map(
       // not the link to this node's parent or client: that peer inspects this node, not the other way round
       Effect.forEach(
-        system.router.neighbours.filter((link) => !link.answersInspect),
+        local.flatMap((system) => system.router.neighbours.filter((link) => !link.answersInspect)),
         (link) => inspectNeighbour(link, hops - 1, timeout),
         { concurrency: "unbounded" }
       ),
-      (others) => distinct([own, ...others.flat()])
+      (others) => distinct([...own, ...others.flat()])
     )
   })
 
@@ -509,41 +522,59 @@ class ProtocolTotals {
 export const layer = (options: Options = {}): Layer.Layer<Inspector> =>
   Layer.effect(
     Inspector,
-    Effect.gen(function* () {
-      const { hops, timeout, interval, halfLife } = checked(options)
-      const context = yield* Effect.context<never>()
+    Effect.flatMap(Effect.context<never>(), (context) => {
       // bound to the system and behaviours of the Layer's context, whoever calls `sample`
       const system = Context.get(context, ActorSystem.ActorSystem)
-      const kinds = kindsIn(context)
-      const rates = new Rates(halfLife)
-      const series = new Series(context, options.metrics ?? "actor")
-      yield* Effect.addFinalizer(() => Effect.sync(() => series.close()))
-      const lock = yield* Semaphore.make(1)
-      const latest = yield* SubscriptionRef.make<View>({
-        at: Date.now(),
-        interval,
-        nodes: [],
-        actors: [],
-        channels: [],
-        topics: []
-      })
-      const sample = lock.withPermits(1)(
-        Effect.gen(function* () {
-          const view = rates.view(yield* gather(system, kinds, hops, timeout), Date.now(), interval)
-          series.update(view)
-          yield* SubscriptionRef.set(latest, view)
-          return view
-        })
-      )
-      // a sample that dies (a bug) is logged, and the next one is taken as planned
-      const periodic = sample.pipe(
-        Effect.catchCause((cause) => Effect.logWarning("troupe: an inspector sample failed", cause))
-      )
-      yield* periodic.pipe(Effect.repeat(Schedule.spaced(interval)), Effect.forkScoped)
-      return Inspector.of({
-        view: SubscriptionRef.get(latest),
-        sample,
-        changes: SubscriptionRef.changes(latest)
-      })
+      return make(() => [system], kindsIn(context), options)
     })
   )
+
+/**
+ * @internal An inspector of several systems in this process (a server's client sessions), each shown
+ * as a node of its own.
+ */
+export const layerOver = (
+  systems: () => Iterable<ActorSystem.ActorSystem>,
+  kinds: ReadonlyArray<string>,
+  options: Options = {}
+): Layer.Layer<Inspector> => Layer.effect(Inspector, make(systems, kinds, options))
+
+const make = (
+  systems: () => Iterable<ActorSystem.ActorSystem>,
+  kinds: ReadonlyArray<string>,
+  options: Options
+): Effect.Effect<Inspector["Service"], never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { hops, timeout, interval, halfLife } = checked(options)
+    const context = yield* Effect.context<never>()
+    const rates = new Rates(halfLife)
+    const series = new Series(context, options.metrics ?? "actor")
+    yield* Effect.addFinalizer(() => Effect.sync(() => series.close()))
+    const lock = yield* Semaphore.make(1)
+    const latest = yield* SubscriptionRef.make<View>({
+      at: Date.now(),
+      interval,
+      nodes: [],
+      actors: [],
+      channels: [],
+      topics: []
+    })
+    const sample = lock.withPermits(1)(
+      Effect.gen(function* () {
+        const view = rates.view(yield* gather(systems(), kinds, hops, timeout), Date.now(), interval)
+        series.update(view)
+        yield* SubscriptionRef.set(latest, view)
+        return view
+      })
+    )
+    // a sample that dies (a bug) is logged, and the next one is taken as planned
+    const periodic = sample.pipe(
+      Effect.catchCause((cause) => Effect.logWarning("troupe: an inspector sample failed", cause))
+    )
+    yield* periodic.pipe(Effect.repeat(Schedule.spaced(interval)), Effect.forkScoped)
+    return Inspector.of({
+      view: SubscriptionRef.get(latest),
+      sample,
+      changes: SubscriptionRef.changes(latest)
+    })
+  })

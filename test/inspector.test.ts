@@ -7,11 +7,13 @@
 import { runInNewContext } from "node:vm"
 import { assert, describe, expect, it, layer } from "@effect/vitest"
 import { request as httpRequest } from "node:http"
-import { Cause, Context, Effect, Exit, Fiber, Layer, Metric, Schema, Scope, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Layer, Metric, Redacted, Schema, Scope, Stream } from "effect"
 import { Actor, type ActorError, type ActorRef, ActorSystem, Channel, Inspector, Supervision, Topic } from "troupe"
 import { InspectorPage } from "troupe/inspector"
+import { Remote } from "troupe/node"
 import { Gate, GateLive, Worker, WorkerLive } from "./fixtures/spec-actors.ts"
 import { child, inProcess, layerForSides, remote, type Side, worker } from "./support/sides.ts"
+import { fixture, serve } from "./support/serve.ts"
 import { page } from "../src/node/internal/page.ts"
 import { Rates } from "../src/internal/rates.ts"
 import { reasonOf } from "./spec/behaviour.ts"
@@ -682,6 +684,42 @@ describe("Metric series per protocol", () => {
       const { before, nodes } = yield* program("none")
       expect(before).toEqual([])
       expect(nodes).toBe(1)
+    })
+  )
+})
+
+describe("troupe serve --inspect-port", () => {
+  it.live("shows every client session of the server as a node, with its actors", () =>
+    Effect.gen(function* () {
+      const served = yield* serve(["--inspect-port", "0"], fixture("spec-host.ts"), { TROUPE_SECRET: "inspect" })
+      const url = /inspector at (\S+)/.exec(served.output())?.[1]
+      assert(url !== undefined, served.output())
+      const client = (id: string) =>
+        Effect.gen(function* () {
+          const context = yield* Layer.build(
+            Remote.layer({ host: "127.0.0.1", port: served.port, secret: Redacted.make("inspect") })
+          )
+          const ref = yield* Effect.provide(Actor.spawn(Worker, { id, backend: Remote }), context)
+          yield* ref.add({ a: 1, b: 2 })
+        })
+      yield* client("alice-actor")
+      yield* client("bob-actor")
+      const view = yield* bounded(
+        Effect.gen(function* () {
+          while (true) {
+            const view = yield* Effect.promise(
+              () => fetch(new URL("api/view", url)).then((r) => r.json()) as Promise<Inspector.View>
+            )
+            if (view.actors.length === 2) return view
+            yield* Effect.sleep("50 millis")
+          }
+        }),
+        "the server's inspector to see both sessions"
+      )
+      // two sessions, two nodes, one actor each
+      expect(view.nodes.map((n) => n.status)).toEqual(["up", "up"])
+      expect(view.actors.map((a) => a.id).sort()).toEqual(["alice-actor", "bob-actor"])
+      expect(new Set(view.actors.map((a) => a.node)).size).toBe(2)
     })
   )
 })

@@ -4,12 +4,13 @@
  * accepting anything else, gives each client session an actor system of its own (a client reaches only
  * the actors it spawned), and closes cleanly: clients are told, actors stop, finalizers run.
  */
-import { Context, Effect, type Redacted, type Scope } from "effect"
+import { Context, Effect, Layer, type Redacted, type Scope } from "effect"
 import * as Redact from "effect/Redacted"
 import * as net from "node:net"
 import * as tls from "node:tls"
 import * as ActorError from "../ActorError.ts"
 import { ActorSystem, makeUnsafe as makeSystem } from "../ActorSystem.ts"
+import * as Inspector from "../Inspector.ts"
 import { DEFAULT_MAX_FRAME } from "../internal/wire/framing.ts"
 import { randomId } from "../internal/id.ts"
 import { Link } from "../internal/wire/link.ts"
@@ -48,6 +49,12 @@ export interface ServeOptions {
    * disconnected (its actors wait `sessionTtl` for it to come back). Default 2 000 and 10 000 ms.
    */
   readonly heartbeat?: { readonly interval: number; readonly timeout: number } | false | undefined
+  /**
+   * Serve the inspector's page for the whole server (every client session as a node) on this port of
+   * 127.0.0.1 (0 = any free port; see `inspector`). Loopback only: the page has no authentication and
+   * shows every client's actors. Needs `@effect/platform-node`.
+   */
+  readonly inspectPort?: number | undefined
 }
 
 /** A running server. */
@@ -58,7 +65,29 @@ export interface RemoteServer {
   readonly secure: { readonly secret: boolean; readonly tls: boolean }
   /** Client sessions with actors or a connection. */
   readonly sessions: () => number
+  /** Where the inspector's page is served, with `inspectPort`. */
+  readonly inspector: string | undefined
 }
+
+/**
+ * The inspector's page over the server's client sessions, in the current scope. Loaded on demand: the
+ * page needs `@effect/platform-node`, which a server without an inspector does not.
+ */
+const inspectorPage = (
+  port: number,
+  systems: () => Iterable<ActorSystem>,
+  kinds: ReadonlyArray<string>
+): Effect.Effect<string, string, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { InspectorPage } = yield* Effect.tryPromise({
+      try: () => import("./inspector.ts"),
+      catch: (e) => `the inspector page needs @effect/platform-node: ${e instanceof Error ? e.message : String(e)}`
+    })
+    const context = yield* Layer.build(
+      InspectorPage.layer({ port, host: "127.0.0.1" }).pipe(Layer.provide(Inspector.layerOver(systems, kinds)))
+    ).pipe(Effect.mapError((e) => `the inspector page cannot listen: ${e.message}`))
+    return Context.get(context, InspectorPage.InspectorPage).url
+  })
 
 /** True for addresses that only this machine can reach. */
 export const isLoopback = (host: string): boolean =>
@@ -236,10 +265,20 @@ export const serve = (options: ServeOptions): Effect.Effect<RemoteServer, ActorE
         })
     )
 
+    const inspector =
+      options.inspectPort === undefined
+        ? undefined
+        : yield* inspectorPage(
+            options.inspectPort,
+            () => Array.from(sessions.values(), (session) => session.system),
+            Array.from(loaded.behaviours.keys())
+          ).pipe(Effect.mapError((message) => ActorError.make(new ActorError.HostFailed({ node, message }))))
+
     return {
       address,
       kinds: Array.from(loaded.behaviours.keys()),
       secure: { secret: secret !== undefined, tls: options.tls !== undefined },
-      sessions: () => sessions.size
+      sessions: () => sessions.size,
+      inspector
     }
   })

@@ -24,6 +24,7 @@ options:
   --handshake-timeout <ms>    time a client has to authenticate (default 5000)
   --session-ttl <ms>          how long a disconnected client's actors are kept (default 30000)
   --heartbeat-timeout <ms>    a client silent this long is disconnected (default 10000; 0 = off)
+  --inspect-port <n>          serve the inspector's page for every session on 127.0.0.1:<n> (0 = any)
   -h, --help                  this text
 
 A non-loopback --host requires --secret-file (or TROUPE_SECRET) or TLS.`
@@ -60,6 +61,7 @@ const serve = (args: Array<string>) => {
       "handshake-timeout": { type: "string" },
       "session-ttl": { type: "string" },
       "heartbeat-timeout": { type: "string" },
+      "inspect-port": { type: "string" },
       help: { type: "boolean", short: "h" }
     }
   })
@@ -102,7 +104,8 @@ const serve = (args: Array<string>) => {
     maxFrame: number("max-frame", values["max-frame"]),
     handshakeTimeout: number("handshake-timeout", values["handshake-timeout"]),
     sessionTtl: number("session-ttl", values["session-ttl"]),
-    heartbeat: heartbeatOf(number("heartbeat-timeout", values["heartbeat-timeout"]))
+    heartbeat: heartbeatOf(number("heartbeat-timeout", values["heartbeat-timeout"])),
+    inspectPort: number("inspect-port", values["inspect-port"])
   }
   const program = Effect.gen(function* () {
     const server = yield* Server.serve(options)
@@ -111,6 +114,7 @@ const serve = (args: Array<string>) => {
       `troupe serve: ${server.kinds.join(", ")} from ${positionals[0]} on ${boundHost}:${port}` +
         ` (secret: ${server.secure.secret ? "yes" : "no"}, tls: ${server.secure.tls ? "yes" : "no"})`
     )
+    if (server.inspector !== undefined) console.log(`troupe serve: inspector at ${server.inspector}`)
     console.log(`troupe serve: listening on ${boundHost}:${port}`)
     return yield* Effect.never
   }).pipe(Effect.scoped)
