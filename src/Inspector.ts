@@ -23,7 +23,7 @@ import { Rates } from "./internal/rates.ts"
 import type { ActorReport, LinkReport, NodeReport, Unanswered } from "./internal/report.ts"
 import { distinct, reportOf } from "./internal/report.ts"
 import * as F from "./internal/wire/frame.ts"
-import { inspectNeighbour } from "./internal/wire/link.ts"
+import { inspectAll } from "./internal/wire/link.ts"
 
 export { ActorReport, ChannelReport, LinkReport, NodeReport, TopicReport, Unanswered } from "./internal/report.ts"
 export { latencyBounds } from "./internal/meter.ts"
@@ -217,13 +217,12 @@ const gather = (
     const own = local.map((system) => reportOf(system, kinds))
     if (hops === 0) return Effect.succeed(own)
     return Effect.map(
-      // not the link to this node's parent or client: that peer inspects this node, not the other way round
-      Effect.forEach(
-        local.flatMap((system) => system.router.neighbours.filter((link) => !link.answersInspect)),
-        (link) => inspectNeighbour(link, hops - 1, timeout),
-        { concurrency: "unbounded" }
+      inspectAll(
+        local.flatMap((system) => system.router.inspectable),
+        hops - 1,
+        timeout
       ),
-      (others) => distinct([...own, ...others.flat()])
+      (others) => distinct([...own, ...others])
     )
   })
 

@@ -136,8 +136,9 @@ export const reportOf = (system: ActorSystem, kinds: ReadonlyArray<string>): Nod
   const actors: Array<ActorReport> = []
   let omitted = 0
   for (const cell of system.cells()) {
-    const meter = cell.meter
-    meter?.reported()
+    // system.meter() above gave every cell a meter
+    const meter = cell.meter!
+    meter.reported()
     if (actors.length >= maxActorsPerReport) {
       omitted++
       continue
@@ -149,17 +150,13 @@ export const reportOf = (system: ActorSystem, kinds: ReadonlyArray<string>): Nod
       state: cell.state,
       mailbox: cell.depth,
       capacity: cell.capacity,
-      received: meter?.received ?? 0,
-      handled: meter?.handled ?? 0,
-      failures: meter?.failures ?? 0,
-      defects: meter?.defects ?? 0,
-      restarts: meter?.restarts ?? 0,
-      latency: {
-        buckets: meter?.buckets.slice() ?? new Array(latencyBounds.length + 1).fill(0),
-        sum: meter?.latencySum ?? 0,
-        max: meter?.latencyMax ?? 0
-      },
-      lastError: meter?.lastError ?? null
+      received: meter.received,
+      handled: meter.handled,
+      failures: meter.failures,
+      defects: meter.defects,
+      restarts: meter.restarts,
+      latency: { buckets: meter.buckets.slice(), sum: meter.latencySum, max: meter.latencyMax },
+      lastError: meter.lastError ?? null
     })
   }
   const memory = proc?.memoryUsage?.()

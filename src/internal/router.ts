@@ -262,9 +262,12 @@ export class Router {
     }
   }
 
-  /** Every open link, for the inspector of this node. */
-  get neighbours(): ReadonlyArray<Link> {
-    return Array.from(this.links).filter((link) => link.status === "open")
+  /**
+   * The open links the inspector of this node asks: all but the one to the peer that may inspect this
+   * node (its parent, or a session's client), which is asking rather than being asked.
+   */
+  get inspectable(): ReadonlyArray<Link> {
+    return Array.from(this.links).filter((link) => link.status === "open" && !link.answersInspect)
   }
 
   // ---------------------------------------------------------------- links and routes

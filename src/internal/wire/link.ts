@@ -84,7 +84,7 @@ const decodeReports = Schema.decodeUnknownExit(Reports)
  * The reports of the nodes behind `link`, waiting `wait` ms at most (and giving them less, see below); a
  * neighbour that fails or does not answer in time is one Unanswered entry.
  */
-export const inspectNeighbour = (link: Link, hops: number, wait: number): Effect.Effect<Reports> => {
+const inspectNeighbour = (link: Link, hops: number, wait: number): Effect.Effect<Reports> => {
   // too little time left to ask and hear back: say so rather than report a healthy node as silent
   if (wait < minimumInspectWait) {
     return Effect.succeed([{ node: link.peer, error: `not asked: ${wait} ms left of the inspection's time` }])
@@ -101,6 +101,13 @@ export const inspectNeighbour = (link: Link, hops: number, wait: number): Effect
     )
   )
 }
+
+/** The reports of the nodes behind these links, asked at once (see inspectNeighbour). */
+export const inspectAll = (links: ReadonlyArray<Link>, hops: number, wait: number): Effect.Effect<Reports> =>
+  Effect.map(
+    Effect.forEach(links, (link) => inspectNeighbour(link, hops, wait), { concurrency: "unbounded" }),
+    (reports) => reports.flat()
+  )
 
 /** Below this wait (ms) a node does not ask its neighbours: the answer could not come back in time. */
 const minimumInspectWait = 10
@@ -1093,13 +1100,13 @@ export class Link {
     }
     const host = this.options.host
     const own = reportOf(host.system, Array.from(host.behaviours.keys()))
-    const others = hops > 0 ? host.system.router.neighbours.filter((link) => link !== this && !link.answersInspect) : []
+    const others = hops > 0 ? host.system.router.inspectable : []
     if (others.length === 0) return this.write([F.REPLY, id, F.OK, [own]])
     const waiting = (this.inspecting = [id])
     this.runFork(
-      Effect.forEach(others, (link) => inspectNeighbour(link, hops - 1, budget), { concurrency: "unbounded" }).pipe(
+      inspectAll(others, hops - 1, budget).pipe(
         Effect.map((reports) => {
-          const answer = capActors(distinct([own, ...reports.flat()]))
+          const answer = capActors(distinct([own, ...reports]))
           for (const waiter of waiting) this.write([F.REPLY, waiter, F.OK, answer])
         }),
         Effect.ensuring(Effect.sync(() => (this.inspecting = undefined)))
