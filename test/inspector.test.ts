@@ -438,7 +438,8 @@ describe("rates", () => {
 })
 
 describe("the page", () => {
-  it("draws a view and escapes what the system names", () => {
+  /** The page's script in a DOM stub, with a clock and timers the test moves. */
+  const load = () => {
     const elements = new Map<string, { innerHTML: string; textContent: string; className: string; value: string }>()
     const element = (id: string) => {
       let e = elements.get(id)
@@ -448,82 +449,180 @@ describe("the page", () => {
       }
       return e!
     }
-    const sources: Array<{ onmessage?: (e: { data: string }) => void }> = []
+    const sources: Array<{
+      onmessage?: (e: { data: string }) => void
+      onerror?: () => void
+      readyState: number
+      closed: boolean
+    }> = []
+    const clock = { now: 1_000_000 }
+    const timers: Array<{ run: () => void; after: number }> = []
+    let tick: () => void = () => {}
     const script = page.split("<script>")[1]!.split("</script>")[0]!
     runInNewContext(script, {
       document: { getElementById: element },
       EventSource: class {
+        readyState = 1
+        closed = false
         constructor() {
           sources.push(this as any)
         }
+        close() {
+          this.closed = true
+          this.readyState = 2
+        }
       },
+      setInterval: (run: () => void) => void (tick = run),
+      setTimeout: (run: () => void, after: number) => void timers.push({ run, after }),
       Map,
       Set,
       Math,
       JSON,
       String,
-      Date
-    })
-    const view: Inspector.View = {
-      at: 0,
-      interval: 1000,
-      nodes: [
-        {
-          id: "n-1",
-          status: "up",
-          at: 0,
-          pid: 7,
-          uptime: 65_000,
-          memory: { rss: 1, heapUsed: 2 << 20 },
-          kinds: ["Calc"],
-          actors: 3,
-          omitted: 2,
-          links: []
-        },
-        { id: "n-1/worker-1.0", status: "unresponsive", error: "no report" }
-      ],
-      actors: [
-        {
-          node: "n-1",
-          id: "<img src=x onerror=alert(1)>",
-          protocol: "Calc",
-          incarnation: 1,
-          state: "active",
-          mailbox: 3,
-          capacity: 4,
-          received: 10,
-          handled: 7,
-          failures: 1,
-          defects: 0,
-          restarts: 0,
-          throughput: 1234.5,
-          latency: { p50: 0.05, p99: 2.5, mean: 0.1, max: 3 },
-          histogram: { buckets: [], sum: 0, max: 3 },
-          lastError: "divide: <b>DivideByZero</b>"
+      Date: class extends Date {
+        static override now() {
+          return clock.now
         }
-      ],
-      channels: [],
-      topics: [
-        { node: "n-1", name: "news", subscribers: 2, neighbours: 1, publications: 5, deliveries: 10, throughput: 3 }
-      ]
+      }
+    })
+    const send = (view: unknown) => sources.at(-1)!.onmessage!({ data: JSON.stringify(view) })
+    const advance = (ms: number) => {
+      clock.now += ms
+      tick()
     }
-    sources[0]!.onmessage!({ data: JSON.stringify(view) })
+    return { element, sources, send, advance, timers }
+  }
+
+  const node: Inspector.NodeUp = {
+    id: "n-1",
+    status: "up",
+    at: 0,
+    pid: 7,
+    uptime: 65_000,
+    memory: { rss: 1, heapUsed: 2 << 20 },
+    kinds: ["Calc"],
+    actors: 3,
+    omitted: 2,
+    links: [{ peer: "n-1/<i>w</i>", status: "open", pending: 4, inbound: 0, unsent: 0 }]
+  }
+  const actor: Inspector.ActorView = {
+    node: "n-1",
+    id: "<img src=x onerror=alert(1)>",
+    protocol: "Calc",
+    incarnation: 1,
+    state: "active",
+    mailbox: 3,
+    capacity: 4,
+    received: 10,
+    handled: 7,
+    failures: 1,
+    defects: 0,
+    restarts: 0,
+    throughput: 1234.5,
+    latency: { p50: 0.05, p99: 2.5, mean: 0.1, max: 3 },
+    histogram: { buckets: [], sum: 0, max: 999.7 },
+    lastError: "divide: <b>DivideByZero</b>"
+  }
+  const view: Inspector.View = {
+    at: 0,
+    interval: 1000,
+    nodes: [node, { id: "n-1/worker-1.0", status: "unresponsive", error: "no report" }],
+    actors: [actor],
+    channels: [],
+    topics: [
+      { node: "n-1", name: "news", subscribers: 2, neighbours: 1, publications: 5, deliveries: 10, throughput: 3 }
+    ]
+  }
+
+  it("draws a view and escapes what the system names", () => {
+    const { element, sources, send } = load()
+    send(view)
     const actors = element("actors").innerHTML
     expect(actors).toContain("&lt;img src=x onerror=alert(1)&gt;")
     expect(actors).not.toContain("<img")
     expect(actors).toContain("&lt;b&gt;DivideByZero&lt;/b&gt;")
     expect(actors).toContain("1.2k")
     expect(actors).toContain("50µs")
-    expect(element("nodes").innerHTML).toContain("unresponsive: no report")
+    // the slowest message so far, rounded to the unit that reads best
+    expect(actors).toContain("1.0s")
+    expect(actors).toContain('3<span class="cap">/4</span>')
+    const nodes = element("nodes").innerHTML
+    expect(nodes).toContain("no report")
+    expect(nodes).toContain("unresponsive")
+    expect(nodes).toContain("&lt;i&gt;w&lt;/i&gt;")
+    expect(nodes).not.toContain("<i>")
+    expect(nodes).toContain("4 awaiting reply")
     expect(element("topics").innerHTML).toContain("news")
-    expect(element("channels").innerHTML).toContain("none")
-    expect(element("summary").textContent).toContain("2 nodes · 1 actors")
-    expect(element("nodes").innerHTML).toContain("3 actors (2 not listed)")
+    expect(element("channels").innerHTML).toContain("no channels open")
+    expect(element("summary").textContent).toContain("2 nodes (1 unresponsive) · 1 actor ·")
+    expect(nodes).toContain("3 actors (2 not listed)")
+    expect(element("status").textContent).toBe("live")
     // a figure that is not a number (JSON turns NaN into null) shows as a dash; the page keeps drawing
-    const odd = { ...view, actors: [{ ...view.actors[0]!, throughput: null, latency: { p50: null, p99: "x" } }] }
-    sources[0]!.onmessage!({ data: JSON.stringify(odd) })
+    const odd = { ...view, actors: [{ ...actor, throughput: null, latency: { p50: null, p99: "x" } }] }
+    send(odd)
     expect(element("status").textContent).toBe("live")
     expect(element("actors").innerHTML).toContain("—")
+    // a sample that is not JSON is reported until a good one comes
+    sources[0]!.onmessage!({ data: "{ not json" })
+    expect(element("status").textContent).toBe("unreadable sample")
+    send(view)
+    expect(element("status").textContent).toBe("live")
+  })
+
+  it("says when a node went unresponsive and that its actors are missing, not gone", () => {
+    const { element, send } = load()
+    const worker: Inspector.NodeUp = { ...node, id: "n-1/worker-1.0", actors: 2, omitted: 0 }
+    send({ ...view, nodes: [node, worker] })
+    send({
+      ...view,
+      at: 1000,
+      nodes: [node, { id: worker.id, status: "unresponsive", error: "no report within 2000 ms" }]
+    })
+    const nodes = element("nodes").innerHTML
+    expect(nodes).toContain("no report within 2000 ms")
+    expect(nodes).toContain("its 2 actors are not in this sample")
+  })
+
+  it("draws at most 500 actors, and says how many more there are", () => {
+    const { element, send } = load()
+    const actors = Array.from({ length: 600 }, (_, i) => ({ ...actor, id: `a-${i}`, throughput: i }))
+    send({ ...view, actors })
+    expect(element("actors").innerHTML.split("<tr>").length - 2).toBe(500)
+    // the busiest first
+    expect(element("actors").innerHTML).toContain("a-599")
+    expect(element("actors").innerHTML).not.toContain("a-99<")
+    expect(element("actors-note").textContent).toContain("showing the first 500 of 600")
+  })
+
+  it("marks a stream that went quiet as stale and connects again; retries after an HTTP error", () => {
+    const { element, sources, send, advance, timers } = load()
+    send(view)
+    advance(1000)
+    expect([element("status").textContent, element("main").className]).toEqual(["live", ""])
+    // no sample for longer than a few intervals: a proxy may hold a stream open after the program went away
+    advance(6000)
+    expect(element("status").textContent).toContain("no new sample since")
+    expect(element("main").className).toBe("stale")
+    expect(sources.length).toBe(2)
+    expect(sources[0]!.closed).toBe(true)
+    // the same sample again is not news
+    send(view)
+    expect(element("main").className).toBe("stale")
+    send({ ...view, at: 7000 })
+    expect([element("status").textContent, element("main").className]).toEqual(["live", ""])
+    // an HTTP error (a proxy's 502) closes an EventSource for good: the page tries again, backing off
+    sources[1]!.readyState = 2
+    sources[1]!.onerror!()
+    expect(element("status").textContent).toContain("disconnected since")
+    expect(timers.map((t) => t.after)).toEqual([1000])
+    timers[0]!.run()
+    expect(sources.length).toBe(3)
+    sources[2]!.readyState = 2
+    sources[2]!.onerror!()
+    expect(timers.map((t) => t.after)).toEqual([1000, 2000])
+    timers[1]!.run()
+    send({ ...view, at: 9000 })
+    expect(element("status").textContent).toBe("live")
   })
 })
 
