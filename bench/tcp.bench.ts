@@ -26,7 +26,7 @@
 import { NodeSocket } from "@effect/platform-node"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
 import { RpcClient } from "effect/rpc"
-import { fork, spawn, type ChildProcess } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { once } from "node:events"
 import { connect } from "node:net"
 import { fileURLToPath } from "node:url"
@@ -35,12 +35,12 @@ import { Remote } from "troupe/node"
 import { byId, effectCalls, promiseCalls, type CallDriver } from "./lib/drivers.ts"
 import { frameReader, frameWriter, makeCbor, type WriteMode } from "./lib/frames.ts"
 import { bar, expectEqual, formatRatio, formatUs, header, pick } from "./lib/harness.ts"
+import { forkServer as forkBenchServer, startTroupeServe, stopForked } from "./lib/serve.ts"
 import { measureWire } from "./lib/wire.ts"
 import { Adder } from "./hosts/adder.ts"
 import { type RpcVariant, serializationFor } from "./hosts/rpc-cbor.ts"
 import { AdderRpcs } from "./hosts/rpc-group.ts"
 
-const cli = fileURLToPath(new URL("../dist/node/cli.js", import.meta.url))
 const adderHost = fileURLToPath(new URL("./hosts/adder.ts", import.meta.url))
 const rawServer = fileURLToPath(new URL("./hosts/raw-tcp-server.ts", import.meta.url))
 const rpcServer = fileURLToPath(new URL("./hosts/rpc-tcp-server.ts", import.meta.url))
@@ -62,37 +62,17 @@ const rpcNames: Record<RpcVariant, string> = {
 }
 
 const children: Array<ChildProcess> = []
-/** Forks a bench server script and waits for the port it reports over IPC. */
+/** Forks a bench server script (kept for the teardown) and waits for the port it reports over IPC. */
 const forkServer = async (script: string, arg: string): Promise<{ child: ChildProcess; port: number }> => {
-  const child = fork(script, [arg], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
-  children.push(child)
-  const [message] = (await Promise.race([
-    once(child, "message"),
-    once(child, "exit").then(([code]) => {
-      throw new Error(`${script} ${arg} exited with ${String(code)} before listening`)
-    })
-  ])) as [{ port: number }]
-  return { child, port: message.port }
+  const forked = await forkBenchServer(script, [arg])
+  children.push(forked.child)
+  return forked
 }
 
 // ------------------------------------------------------------------ Troupe: troupe serve
 
-const served = spawn(process.execPath, [cli, "serve", "--host", host, "--port", "0", adderHost], {
-  stdio: ["ignore", "pipe", "inherit"],
-  env: { ...process.env, TROUPE_SECRET: secret }
-})
-const servedPort = await new Promise<number>((resolve, reject) => {
-  let output = ""
-  served.stdout!.on("data", (d: Buffer) => {
-    output += d.toString()
-    const m = /listening on [^\s]+:(\d+)/.exec(output)
-    if (m === null) return
-    // auth must be on: the figures are for an authenticated connection
-    if (!/secret: yes/.test(output)) reject(new Error(`troupe serve runs without a secret:\n${output}`))
-    resolve(Number(m[1]))
-  })
-  served.once("exit", (code) => reject(new Error(`troupe serve exited with ${String(code)}:\n${output}`)))
-})
+// auth is on (startTroupeServe checks): the figures are for an authenticated connection
+const { served, port: servedPort } = await startTroupeServe(adderHost, { host, secret })
 const troupeRuntime = ManagedRuntime.make(Remote.layer({ host, port: servedPort, secret: Redacted.make(secret) }))
 const adder = await troupeRuntime.runPromise(Actor.spawn(Adder, { id: "adder", backend: Remote }))
 expectEqual("Troupe add", await Effect.runPromise(adder.add({ a: 1, b: 2 })), 3)
@@ -218,10 +198,4 @@ rawBatched.socket.destroy()
 await rpcDefaults.close()
 await rpcSchemaBinary.close()
 await rpcCbor.close()
-for (const child of children) {
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = once(child, "exit")
-    child.disconnect()
-    await exited
-  }
-}
+for (const child of children) await stopForked(child)

@@ -110,7 +110,7 @@ export const toLayer = <P extends Protocol.Any>(
     const context = behaviour.context.pipe(Context.add(ActorContext, actorContext), Context.add(Scope.Scope, scope))
     // built by the first message (the one that activated the entity), which waits for it
     const instance = new Instance(protocol, id, behaviour.build, context as Context.Context<Scope.Scope>, rebuildAfter)
-    return handlersOf(protocol, id, instance.resolve, context)
+    return handlersOf(protocol, id, instance, context)
   })
   return entity.toLayer(build as Effect.Effect<any, never, any>, entityOptions) as any
 }
@@ -161,7 +161,8 @@ type Impl = Record<string, (payload: unknown) => unknown>
  * would never get past it: passivation waits for `maxIdleTime` without messages.
  */
 class Instance {
-  private impl: Impl | undefined = undefined
+  /** The built behaviour, once a build has succeeded. */
+  impl: Impl | undefined = undefined
   private failure: { readonly error: ActorError.ActorError; readonly at: number } | undefined = undefined
   /** The build in progress: callers wait for it, and leaving does not stop it (or leak its scope). */
   private building: Deferred.Deferred<Impl, ActorError.ActorError> | undefined = undefined
@@ -229,9 +230,10 @@ const interrupted = (protocol: Protocol.Any, id: string) =>
 const handlersOf = (
   protocol: Protocol.Any,
   id: string,
-  resolve: Effect.Effect<Impl, ActorError.ActorError>,
+  instance: Instance,
   context: Context.Context<never>
 ): Record<string, (request: Entity.Request<any>) => unknown> => {
+  const resolve = instance.resolve
   // a stream's resources belong to the caller's run of it, not to the entity's Scope
   const streamContext = Context.omit(Scope.Scope)(context) as Context.Context<never>
   const handlers: Record<string, (request: Entity.Request<any>) => unknown> = {}
@@ -249,18 +251,26 @@ const handlersOf = (
         )
       continue
     }
+    const isCast = method.kind === "cast"
+    const run = (impl: Impl, payload: unknown): Effect.Effect<unknown, unknown> => {
+      let out: Effect.Effect<unknown, unknown>
+      try {
+        out = effectOf(impl[name]!(payload))
+      } catch (defect) {
+        return failure(Cause.die(defect))
+      }
+      // An Exit (Effect.succeed, a plain value) is the answer itself: it reads no service, so it skips
+      // the context below, whose merge into the request fiber's context copies both per message (as the
+      // actor cell answers an Exit inside the send)
+      if (Exit.isExit(out)) return Exit.isSuccess(out) ? (isCast ? Exit.void : out) : failure(out.cause)
+      return out.pipe(isCast ? Effect.asVoid : (e) => e, Effect.provideContext(context), Effect.catchCause(failure))
+    }
     // suspended, so that the method runs when the entity takes the message, not when it is delivered
     const effect = (payload: unknown): Effect.Effect<unknown, unknown> =>
-      Effect.flatMap(resolve, (impl) => {
-        try {
-          return effectOf(impl[name]!(payload))
-        } catch (defect) {
-          return Effect.die(defect)
-        }
-      }).pipe(
-        method.kind === "cast" ? Effect.asVoid : (e) => e,
-        Effect.provideContext(context),
-        Effect.catchCause(failure)
+      Effect.suspend(() =>
+        instance.impl !== undefined
+          ? run(instance.impl, payload)
+          : Effect.flatMap(Effect.catchCause(resolve, failure), (impl) => run(impl as Impl, payload))
       )
     handlers[name] = method.concurrent
       ? (request) => Rpc.fork(effect(request.payload))
