@@ -60,7 +60,12 @@ export class Timeout extends Schema.TaggedClass<Timeout>()("Timeout", {
   method: Schema.optional(Schema.String)
 }) {
   get message(): string {
-    const what = this.actorId !== undefined ? `call ${this.actorId}.${this.method ?? "?"}` : "call"
+    const what =
+      this.actorId !== undefined
+        ? `call ${this.actorId}.${this.method ?? "?"}`
+        : this.method !== undefined
+          ? this.method
+          : "call"
     return `${what} timed out after ${this.millis} ms`
   }
 }
@@ -206,6 +211,19 @@ export class ChannelClosed extends Schema.TaggedClass<ChannelClosed>()("ChannelC
   }
 }
 
+/**
+ * A handler called a method of its own actor and would have waited for itself: the call queues behind
+ * the handler making it. Refused at once instead of hanging (Erlang's `calling_self`).
+ */
+export class Deadlock extends Schema.TaggedClass<Deadlock>()("Deadlock", {
+  actorId: Schema.String,
+  method: Schema.String
+}) {
+  get message(): string {
+    return `a handler of actor "${this.actorId}" called its own method ${this.method}, which would wait for the handler itself; cast to self, make the method concurrent, or call the logic directly`
+  }
+}
+
 /** Every reason an ActorError can carry. */
 export const ActorErrorReason = Schema.Union([
   NotFound,
@@ -229,7 +247,8 @@ export const ActorErrorReason = Schema.Union([
   Unreachable,
   Unauthorized,
   ChannelClosed,
-  NodeRestarted
+  NodeRestarted,
+  Deadlock
 ])
 
 /** @see ActorErrorReason */

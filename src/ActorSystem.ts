@@ -4,7 +4,7 @@
  * there by default; `ActorSystem.layer()` gives an isolated one whose actors stop with its scope, and
  * `serializeMessages: true` makes every local message take the wire's encode/decode path (a test mode).
  */
-import { Context, Effect, Exit, Layer, Option, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
 import { ActorContext } from "./ActorContext.ts"
 import * as ActorError from "./ActorError.ts"
 import * as ActorRef from "./ActorRef.ts"
@@ -31,6 +31,11 @@ export interface Options {
   readonly serializeMessages?: boolean | undefined
   /** Mailbox defaults for actors spawned without mailbox options. */
   readonly mailbox?: Mailbox.MailboxOptions | undefined
+  /**
+   * When the system closes, how long its actors have to stop gracefully (handle what is queued, run
+   * finalizers) before those still running are killed, in ms. Default 3 000, as for a worker's actors.
+   */
+  readonly stopTimeout?: number | undefined
 }
 
 /** The node's actor system: the in-process backend. */
@@ -119,7 +124,15 @@ class LocalEndpoint implements ActorRef.Endpoint {
     return Effect.callback<unknown, unknown>((resume) => {
       const env = new Envelope(method, payload, resume)
       const sent = cell.send(env)
-      if (sent === Admitted || sent === WaitingForRoom) return Effect.sync(() => cell.cancel(env))
+      if (sent === Admitted || sent === WaitingForRoom) {
+        // queued behind a handler of this actor that is making the call: it would wait for itself (a
+        // concurrent method too: nothing starts while a sequential handler runs, to keep arrival order)
+        if (cell.handler !== undefined && cell.handler === Fiber.getCurrent()) {
+          cell.cancel(env)
+          return resume(Exit.fail(ActorError.make(new ActorError.Deadlock({ actorId: cell.id, method: method.name }))))
+        }
+        return Effect.sync(() => cell.cancel(env))
+      }
       resume(Exit.fail(sent === Full ? mailboxFull(cell) : cell.stoppedError))
     })
   }
@@ -235,6 +248,7 @@ class SerializingEndpoint implements ActorRef.Endpoint {
  */
 export const makeUnsafe = (options: Options = {}): ActorSystem => {
   const nodeId = options.nodeId ?? `n-${randomId(8)}`
+  const stopTimeout = options.stopTimeout ?? 3_000
   const router = new Router(nodeId, Subjects.lookup)
   const cells = new Map<string, Cell>()
   let metered = false
@@ -366,15 +380,30 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
       const cell = cells.get(id)
       return cell !== undefined && cell.incarnation === incarnation ? endpointOf(cell) : undefined
     },
+    // a graceful stop of every actor, bounded: a handler that never ends (a long sleep, a call to itself)
+    // must not keep the program from finishing, so what is left after stopTimeout is killed
     shutdown: Effect.suspend(() => {
       const all = Array.from(cells.values())
+      const ended = (cell: Cell) =>
+        Effect.callback<void>((resume) => {
+          const off = cell.whenTerminated(() => resume(Effect.void))
+          return Effect.sync(off)
+        })
       return Effect.forEach(
         all,
-        (cell) =>
-          Effect.callback<void>((resume) => {
-            cell.stop()
-            cell.whenTerminated(() => resume(Effect.void))
-          }),
+        (cell) => {
+          cell.stop()
+          return ended(cell).pipe(
+            Effect.timeoutOrElse({
+              duration: stopTimeout,
+              orElse: () =>
+                Effect.suspend(() => {
+                  cell.kill()
+                  return Effect.timeoutOrElse(ended(cell), { duration: stopTimeout, orElse: () => Effect.void })
+                })
+            })
+          )
+        },
         { concurrency: "unbounded", discard: true }
       )
     })

@@ -1,5 +1,5 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Latch, Layer, Ref, Schema, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, Latch, Layer, Ref, Schema, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, ActorContext, ActorError, ActorSystem } from "troupe"
 import { Calculator, CalculatorLive, DivideByZero } from "./fixtures/calculator.ts"
@@ -712,6 +712,29 @@ describe("the system", () => {
         yield* Actor.spawn(Gated, { id: "two" })
       }).pipe(Effect.provide(Layer.merge(g.layer, ActorSystem.layer())))
       expect(yield* Ref.get(g.finalized)).toBe(true)
+    })
+  )
+
+  it.effect("closing a system kills, after stopTimeout, a handler that does not finish; its caller hears Killed", () =>
+    Effect.gen(function* () {
+      const g = yield* makeGated
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(Layer.merge(g.layer, ActorSystem.layer({ stopTimeout: 500 })), scope)
+      const held = yield* Effect.gen(function* () {
+        const actor = yield* Actor.spawn(Gated, { id: "stuck" })
+        return yield* Effect.forkChild(actor.hold({ tag: "never released" }))
+      }).pipe(Effect.provide(context))
+      yield* Deferred.await(g.entered)
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("499 millis")
+      expect(closing.pollUnsafe()).toBeUndefined() // still stopping gracefully
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(closing)
+      const error = yield* Effect.flip(Fiber.join(held))
+      assert(ActorError.isActorError(error))
+      expect(error.reason._tag).toBe("Killed")
+      expect(yield* Ref.get(g.finalized)).toBe(true)
+      expect(yield* Ref.get(g.interrupted)).toEqual(["never released"])
     })
   )
 

@@ -7,7 +7,7 @@
 import { assert, describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Fiber, Schema } from "effect"
 import { Actor, type ActorError, ActorRef, ActorSystem } from "troupe"
-import { Workers } from "troupe/node"
+import { Subprocess, Workers } from "troupe/node"
 import { CHANNEL_WINDOW, TOPIC_WINDOW } from "../src/internal/router.ts"
 import { Jobs, Relay, RelayLive } from "./fixtures/channel-actors.ts"
 import { reasonOf } from "./spec/behaviour.ts"
@@ -327,5 +327,27 @@ describe("channels and topics: a node that dies", () => {
       // publishing now reaches nobody, and does not wait for the dead node's credit
       expect(yield* bounded(local.publish({ n: 1000, from: "main", offset: 0 }))).toBe(1000)
     }).pipe(Effect.provide(layerFor([inProcess, worker], 1, false)))
+  )
+
+  it.live("a sender whose session runs through the hub is told when the inbox's node dies", () =>
+    Effect.gen(function* () {
+      const inWorker = yield* spawnOn(worker)
+      const inChild = yield* spawnOn(child)
+      const endpoint = yield* inChild.open({ name: "relayed", capacity: 4 })
+      // nobody receives: the worker's sender runs out of credit and waits, its session through the hub
+      const sending = yield* Effect.forkChild(inWorker.send({ to: endpoint, n: 10_000, from: "worker" }))
+      yield* bounded(
+        Effect.gen(function* () {
+          while ((yield* inWorker.sent()) < CHANNEL_WINDOW) yield* Effect.sleep("1 millis")
+        }),
+        "the sender to use its credit"
+      )
+      const [node] = yield* (yield* Subprocess).nodes
+      yield* node!.kill
+      const exit = yield* bounded(Fiber.await(sending), "the blocked sender")
+      expect(["ChannelClosed", "Unreachable", "PeerDied"]).toContain(reasonOf(exit))
+      const again = yield* bounded(Effect.exit(inWorker.send({ to: endpoint, n: 1, from: "worker" })), "a new send")
+      expect(["ChannelClosed", "Unreachable", "PeerDied"]).toContain(reasonOf(again))
+    }).pipe(Effect.provide(layerFor([inProcess, worker, child], 1, false)))
   )
 })

@@ -4,7 +4,7 @@
  * security option proven to be read.
  */
 import { afterAll, assert, describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Redacted, Stream } from "effect"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -204,18 +204,52 @@ describe("remote: every security option is read", () => {
     })
   )
 
-  it.live("--max-frame: a batch over the limit closes only that connection", () =>
+  it.live("--max-frame: the client keeps under the server's limit; a message over it fails alone, typed", () =>
     Effect.gen(function* () {
-      const served = yield* serve(["--secret-file", secretFile, "--max-frame", "2048"])
-      const big = yield* connect(served.port)
-      const other = yield* connect(served.port)
-      const calc = yield* Effect.provide(Actor.spawn(Worker, { id: "big", backend: Remote }), big)
-      const survivor = yield* Effect.provide(Actor.spawn(Worker, { id: "small", backend: Remote }), other)
-      const exit = yield* bounded(
-        Effect.exit(calc.record({ entry: "x".repeat(4096) }).pipe(Effect.andThen(calc.history())))
+      const served = yield* serve(["--secret-file", secretFile, "--max-frame", "65536"])
+      const calc = yield* Effect.provide(
+        Actor.spawn(Worker, { id: "big", backend: Remote }),
+        yield* connect(served.port)
       )
-      expect(["Disconnected", "ProtocolError"]).toContain(reasonOf(exit))
-      expect(yield* survivor.add({ a: 5, b: 5 })).toBe(10)
+      const bytes = (n: number) => ({ bytes: new Uint8Array(n), at: new Date(0), big: 1n })
+      // 16 payloads of 20 kB in one tick: one batch would be over the limit, so they go in several
+      const many = yield* Effect.forEach(Array.from({ length: 16 }), () => calc.describe(bytes(20_000)), {
+        concurrency: "unbounded"
+      })
+      expect(many.map((r) => r.length)).toEqual(Array.from({ length: 16 }, () => 20_000))
+      // one payload over the limit by itself: that call fails, and the connection carries on
+      const exit = yield* Effect.exit(calc.describe(bytes(100_000)))
+      expect(reasonOf(exit)).toBe("DecodeError")
+      expect(String(Exit.isFailure(exit) && exit.cause)).toContain("over the peer's limit of 65536 bytes")
+      // a cast over the limit is dropped (casts are at most once); the link still works
+      yield* calc.record({ entry: "x".repeat(100_000) })
+      yield* calc.record({ entry: "small" })
+      expect(yield* calc.history()).toEqual(["small"])
+    })
+  )
+
+  it.live("maxFrame: a reply or stream chunk over the client's limit fails its own request, typed", () =>
+    Effect.gen(function* () {
+      const served = yield* serve(["--secret-file", secretFile])
+      const calc = yield* Effect.provide(
+        Actor.spawn(Worker, { id: "replies", backend: Remote }),
+        yield* connect(served.port, { maxFrame: 65536 })
+      )
+      const exit = yield* Effect.exit(calc.describe({ bytes: new Uint8Array(100_000), at: new Date(0), big: 1n }))
+      expect(reasonOf(exit)).toBe("DecodeError")
+      expect(yield* calc.add({ a: 1, b: 2 })).toBe(3)
+      // a stream's chunk over the limit travels element by element; an element over it ends the stream
+      const chunked = yield* calc.blobs({ sizes: [40_000, 40_000, 40_000] }).pipe(Stream.runCollect)
+      expect(Array.from(chunked).map((b) => b.length)).toEqual([40_000, 40_000, 40_000])
+      const ended = yield* Effect.exit(calc.blobs({ sizes: [10, 100_000, 10] }).pipe(Stream.runCollect))
+      expect(reasonOf(ended)).toBe("DecodeError")
+      // many replies of 20 kB at once arrive in several batches
+      const many = yield* Effect.forEach(
+        Array.from({ length: 16 }),
+        () => calc.describe({ bytes: new Uint8Array(20_000), at: new Date(0), big: 1n }),
+        { concurrency: "unbounded" }
+      )
+      expect(many).toHaveLength(16)
     })
   )
 

@@ -20,7 +20,7 @@ const HELLO = 0
 const CALL = 2
 const SPAWN = 10
 const REPLY = 4
-const VERSION = 2 // the wire version a current peer speaks (frame.ts)
+const VERSION = 3 // the wire version a current peer speaks (frame.ts)
 const FAILED = 1
 const INSPECT = 28
 

@@ -194,6 +194,24 @@ for (const backend of backends) {
       }).pipe(Effect.provide(backend.layer()))
     )
 
+    it.live("messages under the frame limit sent in one tick arrive, both ways, though together they are over it", () =>
+      Effect.gen(function* () {
+        // 8 payloads and 8 replies of 10 MB: one batch each way would be over a child's 64 MiB limit
+        const calc = yield* Actor.spawn(Worker, { id: fresh("big"), backend: backend.key })
+        const other = yield* Actor.spawn(Worker, { id: fresh("other"), backend: backend.key })
+        const size = 10 * 1024 * 1024
+        const replies = yield* Effect.forEach(
+          Array.from({ length: 8 }),
+          () => calc.describe({ bytes: new Uint8Array(size), at: new Date(0), big: 1n }),
+          { concurrency: "unbounded" }
+        )
+        expect(replies.map((r) => [r.length, r.bytes.length, r.bytes[size - 1]])).toEqual(
+          Array.from({ length: 8 }, () => [size, size, 1])
+        )
+        expect(yield* other.add({ a: 1, b: 2 })).toBe(3)
+      }).pipe(Effect.provide(backend.layer()), bounded)
+    )
+
     it.live("a host module that fails to load fails the Layer with HostFailed", () =>
       Effect.gen(function* () {
         for (const [file, needle] of [

@@ -108,6 +108,8 @@ export class Cell {
   private head = 0
   private waiting: Array<Envelope> | undefined = undefined
   private busy = false
+  /** The fiber of the sequential handler running now, to tell a call from it to its own actor (a deadlock). */
+  handler: Fiber.Fiber<unknown, unknown> | undefined = undefined
   private draining = false
   private building = true
   private running = 0
@@ -574,11 +576,14 @@ export class Cell {
     // counted as running before the fiber starts: a handler that stops its own actor must not see it idle
     this.running++
     if (!method.concurrent) this.busy = true
-    const fiber = this.fork(effect)
+    const fiber = this.fork(method.concurrent ? effect : this.marked(effect))
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
       this.running--
-      if (!method.concurrent) this.busy = false
+      if (!method.concurrent) {
+        this.busy = false
+        this.handler = undefined
+      }
       return this.complete(env, exit)
     }
     env.fiber = fiber
@@ -586,11 +591,22 @@ export class Cell {
     fiber.addObserver((exit) => {
       this.fibers?.delete(fiber)
       this.running--
-      if (!method.concurrent) this.busy = false
+      if (!method.concurrent) {
+        this.busy = false
+        this.handler = undefined
+      }
       env.fiber = undefined
       this.complete(env, exit)
       this.drain()
       this.maybeFinish()
+    })
+  }
+
+  /** A sequential handler's Effect, noting its fiber as it starts (the fork may run it at once). */
+  private marked(effect: Effect.Effect<unknown, unknown>): Effect.Effect<unknown, unknown> {
+    return Effect.withFiber((fiber) => {
+      this.handler = fiber
+      return effect
     })
   }
 

@@ -186,6 +186,13 @@ export class Router {
   private readonly links = new Set<Link>()
   private readonly inboxes = new Map<string, Inbox>()
   private readonly senders = new Map<string, Sender>()
+  /**
+   * Channel sessions between two other nodes that pass through this one, and opens on their way: kept so
+   * that when the inbox's node goes away behind one of this node's links, the sender (which only hears
+   * from its own neighbours) is told, rather than left waiting for credit or an answer for ever.
+   */
+  private readonly relayedOpens = new Map<string, RelayedOpen>()
+  private readonly relayedSessions = new Map<string, RelayedSession>()
   private readonly pendingOpens = new Map<number, (exit: Exit.Exit<number, ActorError.ActorError>) => void>()
   private nextOpen = 0
   private readonly topics = new Map<string, TopicState>()
@@ -280,7 +287,22 @@ export class Router {
 
   /** A link has closed: sessions through it fail, its topic interest goes. */
   detach(link: Link, error: ActorError.ActorError): void {
-    if (!this.links.delete(link)) return
+    if (!this.links.has(link)) return
+    // sessions this node relays towards nodes behind the link: their senders elsewhere must hear of it
+    const lost = (node: string) => this.route(node) === link
+    for (const [key, open] of this.relayedOpens) {
+      if (lost(open.inboxNode)) {
+        this.relayedOpens.delete(key)
+        this.sendRouted([F.CH_OPENED, open.sender, this.nodeId, open.openId, false, unreachable(open.inboxNode)])
+      } else if (lost(open.sender)) this.relayedOpens.delete(key)
+    }
+    for (const [key, session] of this.relayedSessions) {
+      if (lost(session.inboxNode)) {
+        this.relayedSessions.delete(key)
+        this.sendRouted([F.CH_CLOSED, session.sender, session.inboxNode, session.inboxId])
+      } else if (lost(session.sender)) this.relayedSessions.delete(key)
+    }
+    this.links.delete(link)
     for (const [key, sender] of this.senders) {
       if (sender.link === link) {
         this.senders.delete(key)
@@ -334,7 +356,10 @@ export class Router {
         const dst: string = frame[1]
         if (dst === this.nodeId) return this.receiveRouted(link, frame)
         const next = this.route(dst)
-        if (next !== undefined && next !== link) return next.send(frame)
+        if (next !== undefined && next !== link) {
+          this.relaying(frame)
+          return next.send(frame)
+        }
         // no way on: tell the source, so that its session fails instead of waiting
         if (frame[0] === F.CH_OPEN) {
           return this.sendRouted([F.CH_OPENED, frame[2], this.nodeId, frame[3], false, unreachable(dst)])
@@ -350,6 +375,37 @@ export class Router {
         return this.onPublish(link, frame[1], frame[2])
       case F.T_ACK:
         return this.onTopicAck(link, frame[1], frame[2])
+    }
+  }
+
+  /** Keeps track of the channel sessions this node relays (see relayedSessions). */
+  private relaying(frame: Array<any>): void {
+    switch (frame[0]) {
+      case F.CH_OPEN:
+        // [CH_OPEN, inbox node, sender, openId, inboxId, channel]
+        this.relayedOpens.set(`${frame[2]}|${frame[3]}`, {
+          sender: frame[2],
+          inboxNode: frame[1],
+          openId: frame[3],
+          inboxId: frame[4]
+        })
+        return
+      case F.CH_OPENED: {
+        // [CH_OPENED, sender, inbox node, openId, ok, ...]
+        const key = `${frame[1]}|${frame[3]}`
+        const open = this.relayedOpens.get(key)
+        if (open === undefined) return
+        this.relayedOpens.delete(key)
+        if (frame[4] === true) {
+          const session = { sender: open.sender, inboxNode: open.inboxNode, inboxId: open.inboxId }
+          this.relayedSessions.set(`${open.sender}|${open.inboxNode}|${open.inboxId}`, session)
+        }
+        return
+      }
+      case F.CH_CLOSED:
+        // [CH_CLOSED, sender, inbox node, inboxId]
+        this.relayedSessions.delete(`${frame[1]}|${frame[2]}|${frame[3]}`)
+        return
     }
   }
 
@@ -723,6 +779,18 @@ export class Router {
 
 /** A Schema-less subject, for topics only routed through this node (never decoded here). */
 const opaque: Schema.Top = undefined as unknown as Schema.Top
+
+interface RelayedOpen {
+  readonly sender: string
+  readonly inboxNode: string
+  readonly openId: number
+  readonly inboxId: string
+}
+interface RelayedSession {
+  readonly sender: string
+  readonly inboxNode: string
+  readonly inboxId: string
+}
 
 const senderKey = (node: string, id: string) => `${node}|${id}`
 

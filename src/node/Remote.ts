@@ -135,7 +135,11 @@ const connectOnce = (
           if (refused !== undefined) return settle(Exit.fail(refused))
           framed.setMaxFrame(options.maxFrame ?? DEFAULT_MAX_FRAME)
           const link = new Link(
-            { write: (b) => framed.write(b), close: () => framed.end() },
+            {
+              write: (b) => framed.write(b),
+              close: () => framed.end(),
+              maxFrame: options.maxFrame ?? DEFAULT_MAX_FRAME
+            },
             {
               peerLabel: node,
               batchLimit: batchLimit(),

@@ -189,7 +189,7 @@ export const serve = (options: ServeOptions): Effect.Effect<RemoteServer, ActorE
         const session = sessionFor(answer.session)
         const peer = `client@${socket.remoteAddress}:${socket.remotePort}`
         const current = new Link(
-          { write: (b) => framed.write(b), close: () => framed.end() },
+          { write: (b) => framed.write(b), close: () => framed.end(), maxFrame },
           {
             peerLabel: peer,
             batchLimit: batchLimit(),

@@ -185,6 +185,22 @@ export const behaviourSpec = (label: string, options: SpecOptions) => {
       })
     )
 
+    it.effect("a handler calling its own actor fails with Deadlock instead of waiting for itself", () =>
+      Effect.gen(function* () {
+        const id = fresh("selfish")
+        const calc = yield* spawn(Worker, id)
+        const error = yield* bounded(Effect.flip(calc.callSelf({ concurrent: false })))
+        assert(ActorError.isActorError(error) && error.reason._tag === "Deadlock")
+        expect([error.reason.actorId, error.reason.method]).toEqual([id, "add"])
+        // a concurrent method too: nothing starts while a sequential handler runs (arrival order)
+        const concurrent = yield* bounded(Effect.flip(calc.callSelf({ concurrent: true })))
+        assert(ActorError.isActorError(concurrent) && concurrent.reason._tag === "Deadlock")
+        yield* calc.castSelf({ entry: "to myself" }) // so is a cast: handled after this message
+        expect(yield* calc.history()).toEqual(["to myself"])
+        expect(yield* calc.add({ a: 2, b: 2 })).toBe(4) // the actor carries on
+      })
+    )
+
     it.effect("keeps the order of 10k messages", () =>
       Effect.gen(function* () {
         const calc = yield* spawn(Worker, fresh("order"))

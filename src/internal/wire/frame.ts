@@ -8,11 +8,15 @@
 export const MAGIC = "troupe"
 /**
  * Wire protocol version; a peer with another version is refused with VersionMismatch. 2 added INSPECT:
- * a version-1 node would close the link on it, so the two must not meet.
+ * a version-1 node would close the link on it, so the two must not meet. 3 added the peer's frame limit
+ * to HELLO, which a sender now keeps its batches under.
  */
-export const VERSION = 2
+export const VERSION = 3
 
-/** [HELLO, magic, version, nodeId, kinds] — first frame in each direction. */
+/**
+ * [HELLO, magic, version, nodeId, kinds, maxFrame?] — first frame in each direction. maxFrame: the largest
+ * batch the sender accepts (at least 1024 bytes), absent when its transport has no limit (a worker's port).
+ */
 export const HELLO = 0
 /** [FAILED, message] — the sender is closing the link because of a fatal error. */
 export const FAILED = 1
@@ -156,7 +160,11 @@ export const check = (frame: unknown): string | undefined => {
   const f = frame as ReadonlyArray<unknown>
   switch (f[0]) {
     case HELLO:
-      return f.length === 5 && isString(f[1]) && typeof f[2] === "number" && isString(f[3]) && Array.isArray(f[4])
+      return (f.length === 5 || (f.length === 6 && Number.isSafeInteger(f[5]) && (f[5] as number) >= 1024)) &&
+        isString(f[1]) &&
+        typeof f[2] === "number" &&
+        isString(f[3]) &&
+        Array.isArray(f[4])
         ? undefined
         : "malformed HELLO"
     case FAILED:

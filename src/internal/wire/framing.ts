@@ -22,10 +22,22 @@ export const encodeFrame = (bytes: Uint8Array): Uint8Array => {
 /**
  * Splits a byte stream into batches. `push` returns the complete batches found so far, or a string
  * saying why the stream is malformed (then the connection must be closed).
+ *
+ * Chunks are kept as they arrive and each byte is copied at most once, when a batch that spans chunks is
+ * complete: joining the buffered bytes with every new chunk (as a first version did) copied a 10 MB batch
+ * arriving in 64 kB pipe reads about 80 times over, and made 60 MB batches take minutes.
  */
 export class FrameReader {
   private readonly maxFrame: number
-  private pending: Uint8Array | undefined = undefined
+  private chunks: Array<Uint8Array> = []
+  /** The first chunk not yet consumed (an index, not a shift: a batch may arrive in many small chunks). */
+  private head = 0
+  /** Bytes of chunks[head] already consumed. */
+  private offset = 0
+  /** Bytes buffered (unconsumed) over all chunks. */
+  private total = 0
+  /** The declared length of the batch being read, once its prefix has been. */
+  private need: number | undefined = undefined
   constructor(maxFrame: number = DEFAULT_MAX_FRAME) {
     this.maxFrame = maxFrame
   }
@@ -33,35 +45,73 @@ export class FrameReader {
   /** The same reader (and what it has buffered) with another limit. */
   withLimit(maxFrame: number): FrameReader {
     const next = new FrameReader(maxFrame)
-    next.pending = this.pending
+    next.chunks = this.chunks
+    next.head = this.head
+    next.offset = this.offset
+    next.total = this.total
+    next.need = this.need
     return next
   }
 
   /** Bytes buffered while waiting for the rest of a batch. */
   get buffered(): number {
-    return this.pending?.length ?? 0
+    return this.total
   }
 
   push(chunk: Uint8Array): Array<Uint8Array> | string {
-    let buf = chunk
-    if (this.pending !== undefined) {
-      const joined = new Uint8Array(this.pending.length + chunk.length)
-      joined.set(this.pending, 0)
-      joined.set(chunk, this.pending.length)
-      buf = joined
-      this.pending = undefined
+    if (chunk.length > 0) {
+      this.chunks.push(chunk)
+      this.total += chunk.length
     }
     const out: Array<Uint8Array> = []
-    let at = 0
-    while (buf.length - at >= 4) {
-      const n = ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0
-      if (n === 0) return "a zero-length frame"
-      if (n > this.maxFrame) return `a frame of ${n} bytes exceeds the limit of ${this.maxFrame}`
-      if (buf.length - at - 4 < n) break
-      out.push(buf.subarray(at + 4, at + 4 + n))
-      at += 4 + n
+    while (true) {
+      if (this.need === undefined) {
+        if (this.total < 4) break
+        const p = this.take(4)
+        const n = ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0
+        if (n === 0) return "a zero-length frame"
+        if (n > this.maxFrame) return `a frame of ${n} bytes exceeds the limit of ${this.maxFrame}`
+        this.need = n
+      }
+      if (this.total < this.need) break
+      out.push(this.take(this.need))
+      this.need = undefined
     }
-    if (at < buf.length) this.pending = buf.slice(at)
     return out
+  }
+
+  /** The next n buffered bytes (n ≤ total): a view when they lie in one chunk, else one copy. */
+  private take(n: number): Uint8Array {
+    this.total -= n
+    const first = this.chunks[this.head]!
+    if (first.length - this.offset >= n) {
+      const view = first.subarray(this.offset, this.offset + n)
+      this.offset += n
+      if (this.offset === first.length) this.drop()
+      return view
+    }
+    const out = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = this.chunks[this.head]!
+      const k = Math.min(chunk.length - this.offset, n - filled)
+      out.set(chunk.subarray(this.offset, this.offset + k), filled)
+      filled += k
+      this.offset += k
+      if (this.offset === chunk.length) this.drop()
+    }
+    return out
+  }
+
+  private drop(): void {
+    this.offset = 0
+    if (++this.head === this.chunks.length) {
+      this.chunks = []
+      this.head = 0
+    } else if (this.head >= 64 && this.head * 2 >= this.chunks.length) {
+      // a stream that always ends mid-batch never empties the list: let go of consumed chunks
+      this.chunks = this.chunks.slice(this.head)
+      this.head = 0
+    }
   }
 }

@@ -29,6 +29,8 @@ export interface Transport {
   readonly write: (bytes: Uint8Array) => void
   /** Closes the transport; called once, when the link closes. */
   readonly close: () => void
+  /** The largest batch this side's reader accepts, told to the peer in HELLO; none for a transport without a limit. */
+  readonly maxFrame?: number | undefined
 }
 
 /** What a link serves to its peer: the local actors, and the kinds the peer may spawn here. */
@@ -74,6 +76,27 @@ export interface LinkOptions {
    * a parent is not inspected by its workers, nor a client by its server.
    */
   readonly inspectable?: boolean | undefined
+}
+
+/** A CBOR array of already encoded items (`size` bytes in all): a batch built by `flushSplit`. */
+const concatArray = (items: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  const n = items.length
+  const head =
+    n < 24
+      ? [0x80 + n]
+      : n < 256
+        ? [0x98, n]
+        : n < 65536
+          ? [0x99, n >> 8, n & 0xff]
+          : [0x9a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]
+  const out = new Uint8Array(head.length + size)
+  out.set(head, 0)
+  let at = head.length
+  for (const item of items) {
+    out.set(item, at)
+    at += item.length
+  }
+  return out
 }
 
 const peerDied = (node: string, message: string) => ActorError.make(new ActorError.PeerDied({ node, message }))
@@ -214,6 +237,10 @@ export class Link {
   private readonly options: LinkOptions
   private outbox: Array<unknown> = []
   private flushScheduled = false
+  /** Streams answered with an error by the flush under way: their remaining chunks are dropped. */
+  private failedStreams: Set<number> | undefined = undefined
+  /** The largest batch the peer accepts, from its HELLO; undefined for a peer without a limit. */
+  private peerMaxFrame: number | undefined = undefined
   private nextId = 0
   private readonly pending = new Requests<Pending>()
   private readonly inbound = new Requests<Envelope | InboundStream | Forwarded>()
@@ -278,13 +305,15 @@ export class Link {
   /** Sends the handshake. */
   start(): void {
     const kinds = Array.from(this.options.host.behaviours.keys())
-    this.write([
+    const hello = [
       F.HELLO,
       F.MAGIC,
       this.options.version ?? F.VERSION,
       this.options.nodeId ?? this.options.host.system.nodeId,
       kinds
-    ])
+    ]
+    if (this.transport.maxFrame !== undefined) hello.push(this.transport.maxFrame)
+    this.write(hello)
   }
 
   /** Completes once the peer's handshake has arrived, or fails with why the link closed. */
@@ -381,29 +410,78 @@ export class Link {
       bytes = codec.cbor.encode(frames)
     } catch (e) {
       // a value the Schema let through but CBOR cannot encode: fail those requests rather than the link
-      return this.flushOneByOne(frames, e)
+      return this.flushSplit(frames)
     }
     this.lastSent = Date.now()
+    if (this.peerMaxFrame !== undefined && bytes.length > this.peerMaxFrame) return this.flushSplit(frames)
     this.transport.write(bytes)
   }
 
-  private flushOneByOne(frames: Array<unknown>, _cause: unknown): void {
-    for (const frame of frames) {
-      try {
-        this.transport.write(codec.cbor.encode([frame]))
-      } catch (e) {
-        this.unencodable(frame as Array<unknown>, e)
-      }
+  /**
+   * The slow path of a flush: frames encoded one by one and sent in as many batches as the peer's limit
+   * needs (messages each under it, sent in one tick, must not add up to a batch it refuses). A frame that
+   * cannot be encoded, or is over the limit by itself, is answered for here instead (`unencodable`).
+   */
+  private flushSplit(frames: Array<unknown>): void {
+    // room for the largest CBOR array header, so that a group's items alone are held to the limit
+    const limit = (this.peerMaxFrame ?? Infinity) - 9
+    let group: Array<Uint8Array> = []
+    let size = 0
+    const emit = () => {
+      if (group.length === 0) return
+      this.transport.write(concatArray(group, size))
+      group = []
+      size = 0
     }
+    for (const frame of frames) {
+      const f = frame as Array<any>
+      // the rest of a stream whose chunk failed (its END has gone out) goes nowhere
+      if (f[0] === F.CHUNK && this.failedStreams?.has(f[1])) continue
+      let item: Uint8Array
+      try {
+        // a copy: the encoder's buffer is reused by the next encode
+        item = codec.cbor.encode(frame).slice()
+      } catch (e) {
+        this.unencodable(frame as Array<unknown>, `cbor: ${e instanceof Error ? e.message : String(e)}`)
+        continue
+      }
+      if (item.length > limit) {
+        if (f[0] === F.CHUNK && f[2].length > 1) {
+          // a chunk of several elements can travel as several chunks, each element on its own
+          emit()
+          this.flushSplit((f[2] as Array<unknown>).map((element) => [F.CHUNK, f[1], [element]]))
+          continue
+        }
+        this.unencodable(f, `the message is ${item.length} bytes, over the peer's limit of ${this.peerMaxFrame} bytes`)
+        continue
+      }
+      if (size + item.length > limit) emit()
+      group.push(item)
+      size += item.length
+    }
+    emit()
   }
 
-  /** A frame that CBOR refused: answer the request it belonged to with a DecodeError instead. */
-  private unencodable(frame: Array<unknown>, cause: unknown): void {
-    const message = `cbor: ${cause instanceof Error ? cause.message : String(cause)}`
+  /**
+   * A frame that cannot be sent (CBOR refused it, or it is over the peer's limit): the request it belongs
+   * to is answered with a DecodeError instead, here or at the peer. A cast is dropped (casts are at most
+   * once); a frame that nothing can answer for (a channel message, a publication, whose credit or
+   * acknowledgement would never come back) closes the link, so that its senders fail typed, not hang.
+   */
+  private unencodable(frame: Array<unknown>, message: string): void {
     const type = frame[0]
+    if (type === F.VIA) return this.unencodable(frame[2] as Array<unknown>, message)
     if (type === F.REPLY || type === F.END) {
       const error = ActorError.make(new ActorError.DecodeError({ actorId: "", method: "", part: "reply", message }))
       this.transport.write(codec.cbor.encode([[type, frame[1], F.ACTOR_ERROR, codec.encodeActorError(error)]]))
+    } else if (type === F.CHUNK) {
+      const id = frame[1] as number
+      ;(this.failedStreams ??= new Set()).add(id)
+      queueMicrotask(() => (this.failedStreams = undefined))
+      const entry = this.inbound.take(id)
+      if (entry !== undefined) cancelInbound(entry)
+      const error = ActorError.make(new ActorError.DecodeError({ actorId: "", method: "", part: "stream", message }))
+      this.transport.write(codec.cbor.encode([[F.END, id, F.ACTOR_ERROR, codec.encodeActorError(error)]]))
     } else if (type === F.CALL || type === F.STREAM) {
       const id = frame[1] as number
       const p = this.pending.take(id)
@@ -412,6 +490,14 @@ export class Link {
       )
       if (p instanceof PendingStream) Queue.failCauseUnsafe(p.queue, Cause.fail(error))
       else if (p instanceof PendingCall || p instanceof PendingControl) p.resume(Exit.fail(error))
+      else if (p instanceof Relayed) p.origin.answerRelayed(p, error, T.stopped)
+    } else if (type === F.CAST) {
+      this.runFork(
+        Effect.logWarning(`troupe: a cast to "${String(frame[1])}" (${String(frame[3])}) was dropped: ${message}`)
+      )
+    } else {
+      const name = F.names[type as number] ?? String(type)
+      this.fail(ActorError.make(new ActorError.ProtocolError({ node: this.peer, message: `${name}: ${message}` })))
     }
   }
 
@@ -516,6 +602,7 @@ export class Link {
     }
     this.peer = f[3]
     this.peerKinds = (f[4] as Array<unknown>).filter((k): k is string => typeof k === "string")
+    this.peerMaxFrame = f[5]
     this.status = "open"
     this.options.host.system.router.attach(this)
     this.startHeartbeat()

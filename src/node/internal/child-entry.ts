@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { Socket } from "node:net"
-import { encodeFrame, FrameReader } from "../../internal/wire/framing.ts"
+import { DEFAULT_MAX_FRAME, encodeFrame, FrameReader } from "../../internal/wire/framing.ts"
 import { serveParent } from "./host.ts"
 
 const [nodeId, href] = process.argv.slice(2) as [string, string]
@@ -14,7 +14,11 @@ const pipe = new Socket({ fd: 3, readable: true, writable: true })
 const program = serveParent({
   nodeId,
   href,
-  transport: { write: (bytes) => void pipe.write(encodeFrame(bytes)), close: () => pipe.end() },
+  transport: {
+    write: (bytes) => void pipe.write(encodeFrame(bytes)),
+    close: () => pipe.end(),
+    maxFrame: DEFAULT_MAX_FRAME
+  },
   listen: (receive, closed) => {
     const reader = new FrameReader()
     pipe.on("data", (chunk: Buffer) => {

@@ -8,7 +8,7 @@ import type { Socket } from "node:net"
 import { fileURLToPath } from "node:url"
 import { availableParallelism } from "node:os"
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads"
-import { encodeFrame, FrameReader } from "../../internal/wire/framing.ts"
+import { DEFAULT_MAX_FRAME, encodeFrame, FrameReader } from "../../internal/wire/framing.ts"
 import { entryUrl } from "./entry.ts"
 import type { NodeHandle } from "./pool.ts"
 
@@ -209,6 +209,7 @@ export const startChild = (options: {
   pipe.on("error", () => {})
   return {
     pid: child.pid,
+    maxFrame: DEFAULT_MAX_FRAME,
     write: (bytes) => {
       if (!tracker.exited && pipe.writable) pipe.write(encodeFrame(bytes))
     },

@@ -1,7 +1,7 @@
 /**
  * A pool of nodes behind one Backend: N worker threads or N child processes, each reached through a
- * link. An actor id always maps to the same node (a hash of the id), so spawn, lookup and
- * get-or-spawn by id agree without asking every node.
+ * link. An actor id always maps to the same node (a hash of the id, or n for a pool member `name#n`), so
+ * spawn, lookup and get-or-spawn by id agree without asking every node.
  *
  * Why node's own worker_threads and child_process rather than effect/workers (measured during
  * development on the project's 2-core VM, 64 calls in flight to a worker): with one batch per tick both
@@ -48,6 +48,8 @@ export interface NodeHandle {
   readonly pid: number | undefined
   /** Sends one batch (the bytes are copied). */
   readonly write: (bytes: Uint8Array) => void
+  /** The largest batch this side reads from the node; none for a worker's port. */
+  readonly maxFrame?: number | undefined
   /**
    * Starts delivering batches; `broken` reports a malformed byte stream. A worker calls `paced` with
    * true while it finds its peer on this thread's CPU, and false when they run apart again.
@@ -121,6 +123,9 @@ interface Slot {
   done: boolean
 }
 
+/** A member id of `Actor.spawnPool` ends in `#n` with n a decimal number of at most 9 digits. */
+const memberIndex = /#(\d{1,9})$/
+
 const peerDied = (link: Link, why: string) =>
   ActorError.make(
     new ActorError.PeerDied({
@@ -159,7 +164,7 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
     const startNode = (nodeId: string, index: number, onDeath: (node: Node) => void): Node => {
       const handle = options.start(index, nodeId)
       const link = new Link(
-        { write: handle.write, close: () => {} },
+        { write: handle.write, close: () => {}, maxFrame: handle.maxFrame },
         {
           peerLabel: nodeId,
           host: { system, behaviours: new Map(), context },
@@ -303,7 +308,11 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
       discard: true
     })
 
-    const slotFor = (id: string): Slot => slots[hash(id) % slots.length]!
+    // `name#n` is a pool member's id (Actor.spawnPool): member n goes to node n, so members spread evenly
+    const slotFor = (id: string): Slot => {
+      const member = memberIndex.exec(id)
+      return slots[(member !== null ? Number(member[1]) : hash(id)) % slots.length]!
+    }
 
     const backend: PoolBackend = {
       ...overLinks(
