@@ -3,10 +3,11 @@
  * get-or-spawn (virtual actors), stop and kill actors on any backend, and put deadlines on calls.
  * Without a `backend` option everything happens in-process, from the behaviour Layers in context.
  */
-import { Duration, Effect, Exit, type Context, type Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, type Context, type Scope, type Stream } from "effect"
 import * as ActorError from "./ActorError.ts"
 import * as ActorRef from "./ActorRef.ts"
 import * as ActorSystem from "./ActorSystem.ts"
+import { Balancer, type Routing } from "./internal/balancer.ts"
 import type { Backend } from "./Backend.ts"
 import type { Behaviour } from "./Behaviour.ts"
 import type { MailboxOptions } from "./Mailbox.ts"
@@ -61,6 +62,89 @@ export const getOrSpawn = <P extends Protocol.Any, B extends BackendKey | undefi
   options: SpawnOptions<B>
 ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, Needs<P, B>> =>
   ActorSystem.getOrSpawnWith(protocol, options)
+
+/** Options of `spawnPool`: those of `spawn`, for each member, and the pool's own. */
+export interface PoolOptions<B extends BackendKey | undefined = undefined> extends SpawnOptions<B> {
+  /** How many members: actors `${id}#0` to `${id}#${size - 1}`, one per node of a pool backend in turn. */
+  readonly size: number
+  /**
+   * How a call or a stream picks its member: `"least-busy"` (the default: the member with the fewest of
+   * the pool's requests in flight; among equals the one picked last, which is still warm) or
+   * `"round-robin"`. Casts always go round the members in turn.
+   */
+  readonly routing?: Routing | undefined
+}
+
+/**
+ * Spawns `size` actors of one protocol and returns one ref for them all (a router, in Akka's words):
+ * each call goes to the least busy member, so that work spreads over the members' nodes (one per worker
+ * of a `Workers` pool, say). Members keep their own mailboxes, state and supervision. A member lost with
+ * its node is found again on the node that replaced it (or spawned there afresh); the pool ends when its
+ * scope closes (its members are stopped), on `Actor.stop`/`Actor.kill` of its ref, or when every member
+ * has ended. Its ref cannot travel inside a message; pass one of `Actor.members(pool)` instead.
+ *
+ * @example
+ * ```ts
+ * const thumbnails = yield* Actor.spawnPool(Thumbnailer, { id: "thumbs", size: 4, backend: Workers })
+ * const small = yield* thumbnails.resize({ image, width: 128 }) // on whichever worker is least busy
+ * ```
+ */
+export const spawnPool = <P extends Protocol.Any, B extends BackendKey | undefined = undefined>(
+  protocol: P,
+  options: PoolOptions<B>
+): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, Needs<P, B> | Scope.Scope> =>
+  Effect.gen(function* () {
+    const { size, routing, ...spawnOptions } = options
+    if (!Number.isInteger(size) || size < 1) {
+      return yield* Effect.die(new RangeError(`Actor.spawnPool: size must be a whole number ≥ 1, got ${size}`))
+    }
+    const memberOptions = (i: number) => ({ ...spawnOptions, id: `${options.id}#${i}` })
+    const spawned = yield* Effect.forEach(
+      Array.from({ length: size }, (_, i) => i),
+      (i) => Effect.exit(ActorSystem.spawnWith(protocol, memberOptions(i))),
+      { concurrency: "unbounded" }
+    )
+    const refs = spawned.flatMap((exit) => (Exit.isSuccess(exit) ? [exit.value] : []))
+    const failed = spawned.find(Exit.isFailure)
+    if (failed !== undefined) {
+      yield* Effect.forEach(refs, (ref) => Effect.ignore(ActorSystem.stopRef(ref)), { concurrency: "unbounded" })
+      return yield* failed
+    }
+    const balancer = new Balancer(
+      protocol,
+      options.id,
+      refs,
+      routing ?? "least-busy",
+      yield* Deferred.make<Termination>()
+    )
+    yield* Effect.addFinalizer(() => balancer.end("stop"))
+    const context = yield* Effect.context<never>()
+    for (let i = 0; i < size; i++) {
+      const respawn = Effect.provide(
+        ActorSystem.getOrSpawnWith(protocol, memberOptions(i)) as Effect.Effect<
+          ActorRef.ActorRef<P>,
+          ActorError.ActorError
+        >,
+        context
+      )
+      yield* Effect.forkScoped(balancer.tend(i, respawn))
+    }
+    return ActorRef.make<P>(balancer)
+  })
+
+/**
+ * The members of a pool that are reachable now (a lost member is missing until it is found again); for
+ * any other ref, the ref itself.
+ *
+ * @example
+ * ```ts
+ * yield* Effect.forEach(Actor.members(pool), (member) => member.reset())
+ * ```
+ */
+export const members = <P extends Protocol.Any>(ref: ActorRef.ActorRef<P>): ReadonlyArray<ActorRef.ActorRef<P>> => {
+  const ep = ActorRef.endpoint(ref)
+  return ep instanceof Balancer ? ep.refs() : [ref]
+}
 
 /**
  * Finds a running actor by id. Fails with NotFound, or ProtocolMismatch if it speaks another protocol.

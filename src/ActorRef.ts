@@ -20,8 +20,8 @@ export interface Endpoint {
   readonly protocol: Protocol.Any
   /** Where the actor lives: "local" or a node id. */
   readonly location: string
-  /** The node and incarnation a ref carries when it travels inside a message. */
-  readonly address: Address
+  /** The node and incarnation a ref carries when it travels inside a message; none for a ref that cannot. */
+  readonly address: Address | undefined
   call(method: Method, payload: unknown): Effect.Effect<unknown, unknown>
   cast(method: Method, payload: unknown): Effect.Effect<void, ActorError>
   stream(method: Method, payload: unknown): Stream.Stream<unknown, unknown>

@@ -3,7 +3,7 @@
  * are checked by `npm run typecheck`: if one of them compiled, the typecheck would fail.
  */
 import { describe, expectTypeOf, it } from "@effect/vitest"
-import { Context, Effect, Layer, Schema, Stream } from "effect"
+import { Context, Effect, Layer, Schema, type Scope, Stream } from "effect"
 import { Actor, type ActorError, type ActorRef, type Behaviour, type Protocol } from "troupe"
 import { Calculator, DivideByZero } from "./fixtures/calculator.ts"
 
@@ -67,6 +67,15 @@ describe("client types", () => {
     expectTypeOf(spawned).toEqualTypeOf<
       Effect.Effect<CalcRef, ActorError.ActorError, Behaviour.Behaviour<typeof Calculator>>
     >()
+  })
+
+  it("a pool is one ref of the protocol, and needs a Scope besides what a spawn needs", () => {
+    const pooled = Actor.spawnPool(Calculator, { id: "calcs", size: 2 })
+    expectTypeOf(pooled).toEqualTypeOf<
+      Effect.Effect<CalcRef, ActorError.ActorError, Behaviour.Behaviour<typeof Calculator> | Scope.Scope>
+    >()
+    // @ts-expect-error a pool needs its size
+    Actor.spawnPool(Calculator, { id: "calcs" })
   })
 
   it("a wrong payload does not compile", () => {

@@ -49,8 +49,12 @@ export const setAffinity = (tid: number, cpus: string): void => {
   execFileSync("taskset", ["-p", "-c", cpus, String(tid)], { stdio: "ignore" })
 }
 
-/** Every usable CPU, for restoring a thread's affinity: "0-1" on a 2-CPU machine. */
-export const allCpus = (): string => `0-${availableParallelism() - 1}`
+// read once, at load: availableParallelism() counts the CPUs the calling thread may use, so once
+// withPlacement has pinned the main thread it says 1, and a restore computed then would pin for good
+const everyCpu = `0-${availableParallelism() - 1}`
+
+/** Every usable CPU when this module loaded, for restoring a thread's affinity: "0-1" on a 2-CPU machine. */
+export const allCpus = (): string => everyCpu
 
 /** A placement of the caller (this process's main thread) and the peers' threads during `body`. */
 export const withPlacement = async <A>(

@@ -4,7 +4,7 @@
  * of that very node, an actor on a neighbour (its link), or one further away, reached by requests that
  * the nodes on the way relay (VIA frames). No node is reachable that the user's node has no route to.
  */
-import { Effect, Exit, Schema, SchemaTransformation, Stream } from "effect"
+import { Effect, Exit, Schema, SchemaIssue, SchemaTransformation, Stream } from "effect"
 import * as ActorError from "../ActorError.ts"
 import * as ActorRef from "../ActorRef.ts"
 import { ActorSystem } from "../ActorSystem.ts"
@@ -140,11 +140,25 @@ export const schema = <P extends Protocol.Any>(protocol: P): Schema.Codec<ActorR
   return encoded.pipe(
     Schema.decodeTo(
       type,
-      SchemaTransformation.transform({
-        decode: (address) => ActorRef.make<P>(new AddressEndpoint(protocol, address)),
-        encode: (ref) => {
-          const { node, incarnation } = ActorRef.endpoint(ref).address
-          return { node, id: ref.id, incarnation, protocol: protocol.name as string }
+      SchemaTransformation.transformEffect({
+        decode: (address) => Effect.succeed(ActorRef.make<P>(new AddressEndpoint(protocol, address))),
+        encode: (ref, options) => {
+          const address = ActorRef.endpoint(ref).address
+          if (address === undefined) {
+            return Effect.fail(
+              new SchemaIssue.InvalidValue(
+                { message: `the ref of pool "${ref.id}" cannot travel; send one of Actor.members(pool)` },
+                ref,
+                options
+              )
+            )
+          }
+          return Effect.succeed({
+            node: address.node,
+            id: ref.id,
+            incarnation: address.incarnation,
+            protocol: protocol.name as string
+          })
         }
       })
     )
