@@ -158,7 +158,7 @@ const connectOnce = (
             link.fail(
               disconnected(
                 link.peer,
-                `the connection to ${node} was lost (${why}) with requests in flight; their outcome is unknown`
+                `the connection to ${node} was lost (${why}): for a request in flight then, the outcome is unknown`
               )
             )
           )

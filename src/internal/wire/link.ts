@@ -571,7 +571,7 @@ export class Link {
         return this.peerFailed(f[1])
       case F.BYE:
         return this.fail(
-          this.lost(`${this.peer} closed the link (${f[1]}) with requests in flight; their outcome is unknown`)
+          this.lost(`${this.peer} closed the link (${f[1]}): for a request in flight then, the outcome is unknown`)
         )
       case F.VIA:
         return this.onVia(f[1], f[2])

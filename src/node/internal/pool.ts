@@ -130,7 +130,7 @@ const peerDied = (link: Link, why: string) =>
   ActorError.make(
     new ActorError.PeerDied({
       node: link.peer,
-      message: `${link.peer} is gone (${why}) with requests in flight; their outcome is unknown`
+      message: `${link.peer} is gone (${why}): for a request in flight then, the outcome is unknown`
     })
   )
 
