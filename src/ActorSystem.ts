@@ -172,11 +172,7 @@ class LocalEndpoint implements ActorRef.Endpoint {
   }
 
   get watch(): Effect.Effect<Termination> {
-    const cell = this.cell
-    return Effect.callback<Termination>((resume) => {
-      const off = cell.whenTerminated((t) => resume(Exit.succeed(t)))
-      return Effect.sync(off)
-    })
+    return terminationOf(this.cell)
   }
 
   private terminate(kill: boolean): Effect.Effect<void> {
@@ -194,6 +190,13 @@ class LocalEndpoint implements ActorRef.Endpoint {
     })
   }
 }
+
+/** Completes once, when the actor has terminated (at once if it already has), with how. */
+const terminationOf = (cell: Cell): Effect.Effect<Termination> =>
+  Effect.callback<Termination>((resume) => {
+    const off = cell.whenTerminated((t) => resume(Exit.succeed(t)))
+    return Effect.sync(off)
+  })
 
 const mailboxFull = (cell: Cell) =>
   ActorError.make(new ActorError.MailboxFull({ actorId: cell.id, capacity: cell.capacity }))
@@ -384,22 +387,20 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
     // must not keep the program from finishing, so what is left after stopTimeout is killed
     shutdown: Effect.suspend(() => {
       const all = Array.from(cells.values())
-      const ended = (cell: Cell) =>
-        Effect.callback<void>((resume) => {
-          const off = cell.whenTerminated(() => resume(Effect.void))
-          return Effect.sync(off)
-        })
       return Effect.forEach(
         all,
         (cell) => {
           cell.stop()
-          return ended(cell).pipe(
+          return terminationOf(cell).pipe(
             Effect.timeoutOrElse({
               duration: stopTimeout,
               orElse: () =>
                 Effect.suspend(() => {
                   cell.kill()
-                  return Effect.timeoutOrElse(ended(cell), { duration: stopTimeout, orElse: () => Effect.void })
+                  return Effect.timeoutOrElse(Effect.asVoid(terminationOf(cell)), {
+                    duration: stopTimeout,
+                    orElse: () => Effect.void
+                  })
                 })
             })
           )

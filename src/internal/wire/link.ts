@@ -237,8 +237,6 @@ export class Link {
   private readonly options: LinkOptions
   private outbox: Array<unknown> = []
   private flushScheduled = false
-  /** Streams answered with an error by the flush under way: their remaining chunks are dropped. */
-  private failedStreams: Set<number> | undefined = undefined
   /** The largest batch the peer accepts, from its HELLO; undefined for a peer without a limit. */
   private peerMaxFrame: number | undefined = undefined
   private nextId = 0
@@ -420,9 +418,10 @@ export class Link {
   /**
    * The slow path of a flush: frames encoded one by one and sent in as many batches as the peer's limit
    * needs (messages each under it, sent in one tick, must not add up to a batch it refuses). A frame that
-   * cannot be encoded, or is over the limit by itself, is answered for here instead (`unencodable`).
+   * cannot be encoded, or is over the limit by itself, is answered for here instead (`unencodable`);
+   * `failedStreams` are the streams so answered in this flush, whose later chunks go nowhere.
    */
-  private flushSplit(frames: Array<unknown>): void {
+  private flushSplit(frames: Array<unknown>, failedStreams = new Set<number>()): void {
     // room for the largest CBOR array header, so that a group's items alone are held to the limit
     const limit = (this.peerMaxFrame ?? Infinity) - 9
     let group: Array<Uint8Array> = []
@@ -436,23 +435,30 @@ export class Link {
     for (const frame of frames) {
       const f = frame as Array<any>
       // the rest of a stream whose chunk failed (its END has gone out) goes nowhere
-      if (f[0] === F.CHUNK && this.failedStreams?.has(f[1])) continue
+      if (f[0] === F.CHUNK && failedStreams.has(f[1])) continue
       let item: Uint8Array
       try {
         // a copy: the encoder's buffer is reused by the next encode
         item = codec.cbor.encode(frame).slice()
       } catch (e) {
-        this.unencodable(frame as Array<unknown>, `cbor: ${e instanceof Error ? e.message : String(e)}`)
+        this.unencodable(f, `cbor: ${e instanceof Error ? e.message : String(e)}`, failedStreams)
         continue
       }
       if (item.length > limit) {
         if (f[0] === F.CHUNK && f[2].length > 1) {
           // a chunk of several elements can travel as several chunks, each element on its own
           emit()
-          this.flushSplit((f[2] as Array<unknown>).map((element) => [F.CHUNK, f[1], [element]]))
+          this.flushSplit(
+            (f[2] as Array<unknown>).map((element) => [F.CHUNK, f[1], [element]]),
+            failedStreams
+          )
           continue
         }
-        this.unencodable(f, `the message is ${item.length} bytes, over the peer's limit of ${this.peerMaxFrame} bytes`)
+        this.unencodable(
+          f,
+          `the message is ${item.length} bytes, over the peer's limit of ${this.peerMaxFrame} bytes`,
+          failedStreams
+        )
         continue
       }
       if (size + item.length > limit) emit()
@@ -468,16 +474,15 @@ export class Link {
    * once); a frame that nothing can answer for (a channel message, a publication, whose credit or
    * acknowledgement would never come back) closes the link, so that its senders fail typed, not hang.
    */
-  private unencodable(frame: Array<unknown>, message: string): void {
+  private unencodable(frame: Array<unknown>, message: string, failedStreams: Set<number>): void {
     const type = frame[0]
-    if (type === F.VIA) return this.unencodable(frame[2] as Array<unknown>, message)
+    if (type === F.VIA) return this.unencodable(frame[2] as Array<unknown>, message, failedStreams)
     if (type === F.REPLY || type === F.END) {
       const error = ActorError.make(new ActorError.DecodeError({ actorId: "", method: "", part: "reply", message }))
       this.transport.write(codec.cbor.encode([[type, frame[1], F.ACTOR_ERROR, codec.encodeActorError(error)]]))
     } else if (type === F.CHUNK) {
       const id = frame[1] as number
-      ;(this.failedStreams ??= new Set()).add(id)
-      queueMicrotask(() => (this.failedStreams = undefined))
+      failedStreams.add(id)
       const entry = this.inbound.take(id)
       if (entry !== undefined) cancelInbound(entry)
       const error = ActorError.make(new ActorError.DecodeError({ actorId: "", method: "", part: "stream", message }))
