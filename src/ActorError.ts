@@ -212,15 +212,20 @@ export class ChannelClosed extends Schema.TaggedClass<ChannelClosed>()("ChannelC
 }
 
 /**
- * A handler called a method of its own actor and would have waited for itself: the call queues behind
- * the handler making it. Refused at once instead of hanging (Erlang's `calling_self`).
+ * A call would have waited for itself: it queues behind a handler of the actor it calls, and that handler
+ * is waiting for the call, either directly (a handler calling its own actor: Erlang's `calling_self`) or
+ * through other actors' handlers (`cycle`: A's handler calls B, whose handler calls A), on any backend.
+ * Refused at once instead of hanging until a timeout.
  */
 export class Deadlock extends Schema.TaggedClass<Deadlock>()("Deadlock", {
   actorId: Schema.String,
-  method: Schema.String
+  method: Schema.String,
+  cycle: Schema.optionalKey(Schema.Boolean)
 }) {
   get message(): string {
-    return `a handler of actor "${this.actorId}" called its own method ${this.method}, which would wait for the handler itself; cast to self, make the method concurrent, or call the logic directly`
+    return this.cycle === true
+      ? `a call to ${this.method} of actor "${this.actorId}" would wait for a handler of "${this.actorId}" that is waiting, through other actors' calls, for this call; cast instead of calling somewhere in the cycle, or make the method concurrent`
+      : `a handler of actor "${this.actorId}" called its own method ${this.method}, which would wait for the handler itself; cast to self, make the method concurrent, or call the logic directly`
   }
 }
 

@@ -10,7 +10,7 @@ import * as ActorError from "./ActorError.ts"
 import * as ActorRef from "./ActorRef.ts"
 import type { Backend, SpawnOptions } from "./Backend.ts"
 import * as Behaviour from "./Behaviour.ts"
-import { Cell, Envelope, Admitted, WaitingForRoom, Full } from "./internal/cell.ts"
+import { Cell, Envelope, Admitted, WaitingForRoom, Full, closesCycle } from "./internal/cell.ts"
 import * as codec from "./internal/codec.ts"
 import { randomId } from "./internal/id.ts"
 import { Router } from "./internal/router.ts"
@@ -123,13 +123,19 @@ class LocalEndpoint implements ActorRef.Endpoint {
     const cell = this.cell
     return Effect.callback<unknown, unknown>((resume) => {
       const env = new Envelope(method, payload, resume)
+      const caller = Fiber.getCurrent()
+      env.caller = caller
       const sent = cell.send(env)
       if (sent === Admitted || sent === WaitingForRoom) {
-        // queued behind a handler of this actor that is making the call: it would wait for itself (a
+        // queued behind a handler of this actor that waits for the caller: it would wait for itself (a
         // concurrent method too: nothing starts while a sequential handler runs, to keep arrival order)
-        if (cell.handler !== undefined && cell.handler === Fiber.getCurrent()) {
+        if (cell.current !== undefined && closesCycle(env, cell)) {
           cell.cancel(env)
-          return resume(Exit.fail(ActorError.make(new ActorError.Deadlock({ actorId: cell.id, method: method.name }))))
+          const cycle = cell.handler !== caller
+          const reason = new ActorError.Deadlock(
+            cycle ? { actorId: cell.id, method: method.name, cycle } : { actorId: cell.id, method: method.name }
+          )
+          return resume(Exit.fail(ActorError.make(reason)))
         }
         return Effect.sync(() => cell.cancel(env))
       }

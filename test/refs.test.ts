@@ -9,7 +9,7 @@ import { assert, describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Schema } from "effect"
 import { Actor, type ActorError, ActorRef, ActorSystem, Channel } from "troupe"
 import { Workers, type PoolBackend } from "troupe/node"
-import { Broker, BrokerLive, Counter, CounterLive, Counters } from "./fixtures/ref-actors.ts"
+import { Broker, BrokerLive, Counter, CounterLive, Counters, Ring, RingLive } from "./fixtures/ref-actors.ts"
 import { reasonOf } from "./spec/behaviour.ts"
 import { child, inProcess, layerForSides, remote, type Side, worker } from "./support/sides.ts"
 
@@ -36,7 +36,7 @@ const until = <A, E, R>(read: Effect.Effect<A, E, R>, want: A, what: string) =>
 const layerFor = (sides: ReadonlyArray<Side>, workers = 1) =>
   layerForSides({
     host,
-    behaviours: Layer.mergeAll(CounterLive, BrokerLive),
+    behaviours: Layer.mergeAll(CounterLive, BrokerLive, RingLive),
     secret: "refs",
     sides,
     workers,
@@ -149,6 +149,42 @@ layer(layerFor([worker], 1), { timeout: 60_000, excludeTestServices: true })(
         expect(yield* broker.reach({ target: counter })).toBe("Stopped")
         expect(yield* broker.add({ target: again, n: 1 })).toBe(1)
       })
+    )
+  }
+)
+
+layer(layerFor([inProcess, worker, child, remote], 1), { timeout: 60_000, excludeTestServices: true })(
+  "refs: call cycles",
+  (it) => {
+    const ringOn = (side: Side) =>
+      Actor.spawn(Ring, { id: `ring-${side.name}-${++ids}`, backend: side.backend }) as Effect.Effect<
+        ActorRef.ActorRef<typeof Ring>,
+        ActorError.ActorError
+      >
+    it.effect(
+      "a call that comes back to a handler waiting for it fails with Deadlock, on one node or through four",
+      () =>
+        Effect.gen(function* () {
+          const [a, b, c] = yield* Effect.all([ringOn(inProcess), ringOn(inProcess), ringOn(inProcess)])
+          const [w, w2, ch, r] = yield* Effect.all([ringOn(worker), ringOn(worker), ringOn(child), ringOn(remote)])
+          const pass = (first: ActorRef.ActorRef<typeof Ring>, ...path: Array<ActorRef.ActorRef<typeof Ring>>) =>
+            bounded(first.pass({ path }), `a pass through ${path.length} actors`)
+          // on one node: the call back to a waits for a's handler, which waits for b
+          expect(yield* pass(a, b, a)).toBe(`Deadlock at ${a.id} (cycle)`)
+          expect(yield* pass(a, a)).toBe(`Deadlock at ${a.id}`) // a handler calling its own actor
+          // on a worker, reached from here: the cycle w → w2 → w is found there
+          expect(yield* pass(a, w, w2, w)).toBe(`Deadlock at ${w.id} (cycle)`)
+          // through four nodes: in-process → worker → child → remote → back to the first, waiting
+          expect(yield* pass(a, w, ch, r, a)).toBe(`Deadlock at ${a.id} (cycle)`)
+          expect(yield* pass(w, ch, r, b, w)).toBe(`Deadlock at ${w.id} (cycle)`)
+          // no cycle: back to the same nodes, but to actors that are not waiting
+          expect(yield* pass(a, b, c)).toBe(c.id)
+          expect(yield* pass(a, w, ch, r, b, w2)).toBe(w2.id)
+          // every actor carries on; a chain that ended leaves nothing behind to refuse a later call
+          expect(yield* pass(b, a)).toBe(a.id)
+          expect(yield* pass(r, a, w)).toBe(w.id)
+          expect(yield* pass(ch, w, a, r)).toBe(r.id)
+        })
     )
   }
 )

@@ -20,7 +20,7 @@ const HELLO = 0
 const CALL = 2
 const SPAWN = 10
 const REPLY = 4
-const VERSION = 3 // the wire version a current peer speaks (frame.ts)
+const VERSION = 4 // the wire version a current peer speaks (frame.ts)
 const FAILED = 1
 const INSPECT = 28
 
@@ -285,6 +285,22 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
       expect(reply[0]).toBe(REPLY)
       expect(reply[3].reason._tag).toBe("UnknownProtocol")
       expect(client.isClosed()).toBe(false)
+      yield* stillServing
+    })
+  )
+
+  it.effect("a CALL's chain: forged tokens change nothing but that call; a malformed chain closes the link", () =>
+    Effect.gen(function* () {
+      const client = yield* raw((yield* Server).port)
+      yield* client.authenticate(secret)
+      client.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
+      client.sendBatch([[SPAWN, 1, "SpecWorker", "chained", null, null, false, null]])
+      const spawned = ((yield* client.batch(3)) as Array<Array<any>>)[0]!
+      client.sendBatch([[CALL, 2, "chained", spawned[3], "add", { a: 1, b: 2 }, ["forged", "x".repeat(32)]]])
+      expect(((yield* client.batch(4)) as Array<Array<any>>)[0]).toEqual([REPLY, 2, 0, 3])
+      client.sendBatch([[CALL, 3, "chained", spawned[3], "add", { a: 1, b: 2 }, Array(33).fill("t")]])
+      yield* client.closed
+      expect(client.batches.map(failedMessage).find((m) => m !== undefined)).toContain("malformed CALL")
       yield* stillServing
     })
   )

@@ -5,12 +5,15 @@
  * any other handler runs in a fiber of its own, so a caller's interrupt or a kill can stop just that one.
  */
 import { Cause, Clock, Context, Effect, Exit, type Fiber, Pull, Schedule, Scheduler, Scope, Stream } from "effect"
+import { ActorContext } from "../ActorContext.ts"
 import * as ActorError from "../ActorError.ts"
 import * as Supervision from "../Supervision.ts"
 import * as T from "../Termination.ts"
 import type { Termination } from "../Termination.ts"
 import type { Method, Protocol } from "../Protocol.ts"
 import { effectOf, streamOf } from "./handler.ts"
+import { randomId } from "./id.ts"
+import { MAX_CHAIN } from "./wire/frame.ts"
 import { Meter, now, stride } from "./meter.ts"
 
 // envelope states (numbers, not an enum: the sources stay erasable TypeScript)
@@ -37,6 +40,12 @@ export class Envelope {
    * negated when it stands for `stride` messages (one field, not two, on every message).
    */
   at = 0
+  /** The fiber that made the call (local calls): if it is a handler, that handler's call waits for this one. */
+  caller: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  /** A call from another node: the tokens of the handler runs waiting for it there (CALL's chain). */
+  chain: ReadonlyArray<string> | undefined = undefined
+  /** This message's handler run, named once a call it makes leaves for another node. */
+  token: string | undefined = undefined
   constructor(method: Method, payload: unknown, reply: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined) {
     this.method = method
     this.payload = payload
@@ -110,6 +119,8 @@ export class Cell {
   private busy = false
   /** The fiber of the sequential handler running now, to tell a call from it to its own actor (a deadlock). */
   handler: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  /** The message that handler is handling. */
+  current: Envelope | undefined = undefined
   private draining = false
   private building = true
   private running = 0
@@ -576,13 +587,14 @@ export class Cell {
     // counted as running before the fiber starts: a handler that stops its own actor must not see it idle
     this.running++
     if (!method.concurrent) this.busy = true
-    const fiber = this.fork(method.concurrent ? effect : this.marked(effect))
+    const fiber = this.fork(method.concurrent ? effect : this.marked(effect, env))
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
       this.running--
       if (!method.concurrent) {
         this.busy = false
         this.handler = undefined
+        this.current = undefined
       }
       return this.complete(env, exit)
     }
@@ -594,6 +606,7 @@ export class Cell {
       if (!method.concurrent) {
         this.busy = false
         this.handler = undefined
+        this.current = undefined
       }
       env.fiber = undefined
       this.complete(env, exit)
@@ -603,9 +616,10 @@ export class Cell {
   }
 
   /** A sequential handler's Effect, noting its fiber as it starts (the fork may run it at once). */
-  private marked(effect: Effect.Effect<unknown, unknown>): Effect.Effect<unknown, unknown> {
+  private marked(effect: Effect.Effect<unknown, unknown>, env: Envelope): Effect.Effect<unknown, unknown> {
     return Effect.withFiber((fiber) => {
       this.handler = fiber
+      this.current = env
       return effect
     })
   }
@@ -666,4 +680,63 @@ export class Cell {
     const defect = exit.cause.reasons.some((r) => r._tag === "Die")
     meter.failed(defect, `${env.method.name}: ${summarize(Cause.squash(exit.cause))}`)
   }
+}
+
+// ---------------------------------------------------------------- call cycles
+//
+// A sequential handler that waits for a call blocks its actor's mailbox. If that call, through other
+// actors' handlers, comes back to the same actor, it queues behind the handler that waits for it: a
+// deadlock that would last until a timeout. Each call records the fiber that made it; a handler fiber
+// among them leads to the call its actor is running, whose own caller leads further up. A call that
+// leaves for another node carries that chain as tokens naming the runs (CALL's 7th element), so that
+// cycles through workers, children and TCP peers are found too (Orleans finds them the same way).
+// Only fibers that are a handler's own count: a call from a forked fiber proves no one waits for it.
+
+// the longest chain followed or sent; longer ones are cut (a cycle past it is not found)
+const maxChain = MAX_CHAIN
+const tokenPrefix = randomId(8)
+let tokens = 0
+
+/** The actor whose running sequential handler is `fiber`, if it is one. */
+const handlerCellOf = (fiber: Fiber.Fiber<unknown, unknown> | undefined): Cell | undefined => {
+  if (fiber === undefined) return undefined
+  const own = Context.getOrUndefined(fiber.context, ActorContext) as { readonly cell?: unknown } | undefined
+  const cell = own?.cell
+  return cell instanceof Cell && cell.handler === fiber ? cell : undefined
+}
+
+/**
+ * Whether `env`, just queued at `target`, waits for the handler `target` is running while that handler
+ * waits, through a chain of calls, for `env`'s caller: a deadlock.
+ */
+export const closesCycle = (env: Envelope, target: Cell): boolean => {
+  const running = target.current
+  if (running === undefined || (env.state !== Queued && env.state !== Waiting)) return false
+  let e = env
+  for (let hops = 0; hops < maxChain; hops++) {
+    if (e.chain !== undefined) return running.token !== undefined && e.chain.includes(running.token)
+    const cell = handlerCellOf(e.caller)
+    if (cell === undefined) return false
+    if (cell === target) return true
+    e = cell.current!
+  }
+  return false
+}
+
+/** The chain a call made by `fiber` carries to another node: the runs waiting for it, nearest first. */
+export const chainOf = (fiber: Fiber.Fiber<unknown, unknown> | undefined): Array<string> | undefined => {
+  let out: Array<string> | undefined
+  let f = fiber
+  while (out === undefined || out.length < maxChain) {
+    const cell = handlerCellOf(f)
+    if (cell === undefined) break
+    const e = cell.current!
+    ;(out ??= []).push((e.token ??= tokenPrefix + (tokens++).toString(36)))
+    if (e.chain !== undefined) {
+      for (let i = 0; i < e.chain.length && out.length < maxChain; i++) out.push(e.chain[i]!)
+      break
+    }
+    f = e.caller
+  }
+  return out
 }

@@ -9,9 +9,10 @@ export const MAGIC = "troupe"
 /**
  * Wire protocol version; a peer with another version is refused with VersionMismatch. 2 added INSPECT:
  * a version-1 node would close the link on it, so the two must not meet. 3 added the peer's frame limit
- * to HELLO, which a sender now keeps its batches under.
+ * to HELLO, which a sender now keeps its batches under. 4 added CALL's chain, which a version-3 node
+ * would take for a malformed CALL.
  */
-export const VERSION = 3
+export const VERSION = 4
 
 /**
  * [HELLO, magic, version, nodeId, kinds, maxFrame?] — first frame in each direction. maxFrame: the largest
@@ -20,7 +21,11 @@ export const VERSION = 3
 export const HELLO = 0
 /** [FAILED, message] — the sender is closing the link because of a fatal error. */
 export const FAILED = 1
-/** [CALL, reqId, actorId, incarnation, method, payload] */
+/**
+ * [CALL, reqId, actorId, incarnation, method, payload, chain?] — chain: when a handler makes the call,
+ * tokens naming the handler runs that wait for it (at most MAX_CHAIN), so that a call closing a cycle
+ * back to one of them is refused with Deadlock instead of queueing behind it.
+ */
 export const CALL = 2
 /** [CAST, actorId, incarnation, method, payload] */
 export const CAST = 3
@@ -111,6 +116,10 @@ export const FAILURE = 1
 /** The value is an ActorError, encoded with ActorError's Schema. */
 export const ACTOR_ERROR = 2
 
+/** The most tokens a CALL's chain may carry, and the longest token. */
+export const MAX_CHAIN = 32
+export const MAX_TOKEN = 32
+
 /** Largest request id before wrapping; ids stay small CBOR integers. */
 export const MAX_REQUEST_ID = 0x7fffffff
 
@@ -149,6 +158,11 @@ export const names: ReadonlyArray<string> = [
 
 const isId = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 0 && u <= MAX_REQUEST_ID
 const isString = (u: unknown): u is string => typeof u === "string"
+const isChain = (u: unknown): boolean =>
+  Array.isArray(u) &&
+  u.length > 0 &&
+  u.length <= MAX_CHAIN &&
+  u.every((t) => typeof t === "string" && t.length <= MAX_TOKEN)
 const isOutcome = (u: unknown): boolean => u === OK || u === FAILURE || u === ACTOR_ERROR
 
 /**
@@ -170,7 +184,11 @@ export const check = (frame: unknown): string | undefined => {
     case FAILED:
       return f.length === 2 && isString(f[1]) ? undefined : "malformed FAILED"
     case CALL:
-      return f.length === 6 && isId(f[1]) && isString(f[2]) && isId(f[3]) && isString(f[4])
+      return (f.length === 6 || (f.length === 7 && isChain(f[6]))) &&
+        isId(f[1]) &&
+        isString(f[2]) &&
+        isId(f[3]) &&
+        isString(f[4])
         ? undefined
         : "malformed CALL"
     case CAST:

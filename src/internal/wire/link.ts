@@ -14,7 +14,7 @@ import type { Method, Protocol } from "../../Protocol.ts"
 import * as Supervision from "../../Supervision.ts"
 import * as T from "../../Termination.ts"
 import type { Termination } from "../../Termination.ts"
-import { Admitted, Envelope, Full, WaitingForRoom, type Cell } from "../cell.ts"
+import { Admitted, Envelope, Full, WaitingForRoom, chainOf, closesCycle, type Cell } from "../cell.ts"
 import * as codec from "../codec.ts"
 import * as F from "./frame.ts"
 import { Requests } from "./requests.ts"
@@ -547,7 +547,7 @@ export class Link {
       case F.REPLY:
         return this.onReply(f[1], f[2], f[3])
       case F.CALL:
-        return this.onCall(f[1], f[2], f[3], f[4], f[5])
+        return this.onCall(f[1], f[2], f[3], f[4], f[5], f[6])
       case F.CAST:
         return this.onCast(f[1], f[2], f[3], f[4])
       case F.CHUNK:
@@ -727,7 +727,14 @@ export class Link {
     }
     const id = this.newId()
     this.pending.set(id, new PendingCall(actorId, method, resume))
-    this.request([F.CALL, id, actorId, incarnation, method.name, encoded.value], via)
+    // a call from a handler names the handler runs waiting for it, so the peer can refuse a cycle
+    const chain = chainOf(Fiber.getCurrent())
+    this.request(
+      chain === undefined
+        ? [F.CALL, id, actorId, incarnation, method.name, encoded.value]
+        : [F.CALL, id, actorId, incarnation, method.name, encoded.value, chain],
+      via
+    )
     return Effect.sync(() => {
       if (this.pending.delete(id)) this.write([F.INTERRUPT, id])
     })
@@ -1007,7 +1014,14 @@ export class Link {
     return { cell, method }
   }
 
-  private onCall(id: number, actorId: string, incarnation: number, methodName: string, payload: unknown): void {
+  private onCall(
+    id: number,
+    actorId: string,
+    incarnation: number,
+    methodName: string,
+    payload: unknown,
+    chain: ReadonlyArray<string> | undefined
+  ): void {
     const target = this.target(F.REPLY, id, actorId, incarnation, methodName, "call")
     if (target === undefined) return
     const { cell, method } = target
@@ -1016,9 +1030,16 @@ export class Link {
     const env = new Envelope(method, decoded.value, (exit) => {
       if (this.inbound.delete(id)) this.write(encodeOutcome(F.REPLY, id, actorId, method, exit))
     })
+    env.chain = chain
     this.inbound.set(id, env)
     const sent = cell.send(env)
-    if (sent === Admitted || sent === WaitingForRoom) return
+    if (sent === Admitted || sent === WaitingForRoom) {
+      if (chain === undefined || cell.current === undefined || !closesCycle(env, cell)) return
+      cell.cancel(env)
+      this.inbound.delete(id)
+      const reason = new ActorError.Deadlock({ actorId, method: method.name, cycle: true })
+      return this.replyError(F.REPLY, id, ActorError.make(reason))
+    }
     this.inbound.delete(id)
     this.replyError(F.REPLY, id, sent === Full ? mailboxFull(cell) : cell.stoppedError)
   }
