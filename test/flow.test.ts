@@ -1,6 +1,6 @@
 /**
  * Waits that follow a decision made one step earlier: a channel sender or topic publisher finding no
- * credit, a cast finding a full mailbox, a stream's producer finding no demand. A fiber can go back to
+ * credit, a cast finding a full mailbox or no credit on a link, a stream's producer finding no demand. A fiber can go back to
  * the event loop between any two steps (when its op budget runs out), also between deciding to wait
  * and suspending; an acknowledgement, freed room or DEMAND handled in that gap must still let it go
  * on. Sweeping the op budget and the turn the acknowledgement comes in puts one of them in that gap
@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Queue, Scheduler, Schema } from "effect"
-import { Actor, ActorSystem, Channel, Topic } from "troupe"
+import { Actor, ActorRef, ActorSystem, Channel, Topic } from "troupe"
 import { cbor } from "../src/internal/codec.ts"
 import { CHANNEL_WINDOW, TOPIC_WINDOW } from "../src/internal/router.ts"
 import * as F from "../src/internal/wire/frame.ts"
@@ -39,7 +39,7 @@ const neighbour = Effect.gen(function* () {
   link.receive(cbor.encode([[F.HELLO, F.MAGIC, F.VERSION, peer, []]]))
   const say = (...frame: Array<unknown>) => link.receive(cbor.encode([frame]))
   const sent = (type: number) => frames.filter((f) => f[0] === type)
-  return { system, peer, say, sent, frames }
+  return { system, peer, say, sent, frames, link }
 })
 
 /**
@@ -173,6 +173,25 @@ describe("a fiber that yields between deciding to wait and waiting", () => {
         )
         yield* Actor.stop(slow)
       }).pipe(Effect.provide(Layer.merge(SlowLive, ActorSystem.layer())))
+    )
+  )
+
+  it.live("a caster to an actor on another node gets its casts acknowledged meanwhile", () =>
+    Effect.forEach(budgets, ({ budget, delay }) =>
+      Effect.gen(function* () {
+        const { link, say, sent } = yield* neighbour
+        const slow = ActorRef.make<typeof Slow>(link.endpoint(Slow, "far", 1))
+        yield* sweep({
+          budget,
+          delay,
+          n: 3 * F.CAST_WINDOW + 8,
+          send: (i) => slow.put({ n: i }),
+          peer: () => {},
+          window: F.CAST_WINDOW,
+          acknowledge: Effect.sync(() => say(F.CAST_ACK, "far", F.CAST_WINDOW)),
+          out: () => sent(F.CAST).length
+        })
+      }).pipe(Effect.provide(ActorSystem.layer()))
     )
   )
 

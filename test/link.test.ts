@@ -159,6 +159,50 @@ describe("link", () => {
     }).pipe(Effect.provide(ActorSystem.layer()))
   )
 
+  it.effect(
+    "casts are acknowledged in bulk: a quarter window for one actor, 64 actors owed, or along with a reply",
+    () =>
+      Effect.gen(function* () {
+        const { client, server, toServer, toClient, pump } = yield* pair()
+        type Ref = {
+          record: (p: { entry: string }) => Effect.Effect<void>
+          history: () => Effect.Effect<ReadonlyArray<string>>
+        }
+        const spawn = (id: string) =>
+          Effect.gen(function* () {
+            const spawned = yield* Effect.forkChild(client.spawn(Worker, id, undefined, false), {
+              startImmediately: true
+            })
+            yield* pump
+            return (yield* Fiber.join(spawned)) as unknown as Ref
+          })
+        /** Delivers the casts to the server and gives the acknowledgements it wrote back. */
+        const acks = Effect.gen(function* () {
+          yield* settle
+          for (const b of toServer.splice(0)) server.receive(b)
+          yield* settle
+          const frames = toClient.splice(0).flatMap((b) => cbor.decode(b) as Array<Array<any>>)
+          for (const f of frames) client.receive(cbor.encode([f]))
+          return frames.filter((f) => f[0] === F.CAST_ACK).map((f) => [f[1], f[2]])
+        })
+        const a = yield* spawn("a")
+        for (let i = 0; i < 10; i++) yield* a.record({ entry: `${i}` })
+        expect(yield* acks).toEqual([]) // owed, not worth a frame of its own yet
+        for (let i = 10; i < F.CAST_WINDOW / 4; i++) yield* a.record({ entry: `${i}` })
+        expect(yield* acks).toEqual([["a", F.CAST_WINDOW / 4]])
+        const many: Array<Ref> = []
+        for (let i = 0; i < 64; i++) many.push(yield* spawn(`m${i}`))
+        for (let i = 0; i < 63; i++) yield* many[i]!.record({ entry: "x" })
+        expect(yield* acks).toEqual([])
+        yield* many[63]!.record({ entry: "x" })
+        expect((yield* acks).length).toBe(64)
+        for (let i = 0; i < 5; i++) yield* a.record({ entry: "late" })
+        const history = yield* Effect.forkChild(a.history(), { startImmediately: true })
+        expect(yield* acks).toEqual([["a", 5]]) // along with the reply
+        expect((yield* Fiber.join(history)).length).toBe(F.CAST_WINDOW / 4 + 5)
+      }).pipe(Effect.provide(env))
+  )
+
   it.effect("closing a link fails what is pending on it with the closing error", () =>
     Effect.gen(function* () {
       const { client, pump } = yield* pair()

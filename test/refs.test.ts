@@ -10,6 +10,7 @@ import { Effect, Exit, Fiber, Layer, Schema } from "effect"
 import { Actor, type ActorError, ActorRef, ActorSystem, Channel } from "troupe"
 import { Workers, type PoolBackend } from "troupe/node"
 import { Broker, BrokerLive, Counter, CounterLive, Counters, Ring, RingLive } from "./fixtures/ref-actors.ts"
+import { CAST_WINDOW } from "../src/internal/wire/frame.ts"
 import { reasonOf } from "./spec/behaviour.ts"
 import { child, inProcess, layerForSides, remote, type Side, worker } from "./support/sides.ts"
 
@@ -89,6 +90,9 @@ for (const [counterSide, brokerSide, workers] of pairs) {
           expect(overdrawn.short).toBe(3)
           expect(yield* broker.take({ target: counter, n: 2 })).toBe(3)
           expect(yield* broker.bumpThenAdd({ target: counter, n: 10 })).toBe(13)
+          // four windows of casts: each link on the way acknowledges them back to the caster's node
+          expect(yield* broker.bumpMany({ target: counter, n: 1, times: 4 * CAST_WINDOW })).toBe(13 + 4 * CAST_WINDOW)
+          yield* counter.add({ n: -4 * CAST_WINDOW })
           expect(yield* broker.count({ target: counter, n: 300 })).toEqual(Array.from({ length: 300 }, (_, i) => i + 1))
           // leaving a stream stops its producer, across the relay too
           expect(yield* broker.ticks({ target: counter, n: 3 })).toEqual([0, 1, 2])

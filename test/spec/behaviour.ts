@@ -6,6 +6,7 @@
 import { assert, expect, layer } from "@effect/vitest"
 import { Chunk, DateTime, Duration, Effect, Exit, Fiber, HashMap, type Layer, Option, Stream } from "effect"
 import { Actor, ActorError, type ActorRef, type Protocol } from "troupe"
+import { CAST_WINDOW } from "../../src/internal/wire/frame.ts"
 import { DivideByZero, Gate, Person, Worker } from "../fixtures/spec-actors.ts"
 
 export const reasonOf = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
@@ -19,6 +20,14 @@ export const reasonOf = (exit: Exit.Exit<unknown, unknown>): string | undefined 
 /** Bounds a wait in a test so that a broken feature fails instead of hanging. */
 const bounded = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   self.pipe(Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die("the wait timed out") }))
+
+/** Polls (bounded) until `check` holds: for state that changes on another node. */
+const until = (check: Effect.Effect<boolean, unknown>) =>
+  bounded(
+    Effect.gen(function* () {
+      while (!(yield* check)) yield* Effect.sleep("5 millis")
+    })
+  )
 
 export interface SpecOptions {
   /** The Layer that provides the backend (and, in-process, the behaviours). Built once per run. */
@@ -198,6 +207,40 @@ export const behaviourSpec = (label: string, options: SpecOptions) => {
         yield* calc.castSelf({ entry: "to myself" }) // so is a cast: handled after this message
         expect(yield* calc.history()).toEqual(["to myself"])
         expect(yield* calc.add({ a: 2, b: 2 })).toBe(4) // the actor carries on
+      })
+    )
+
+    it.effect("a flood of casts to a full mailbox waits for room instead of growing it", () =>
+      Effect.gen(function* () {
+        const capacity = 8
+        const calc = (yield* Actor.spawn(Worker, {
+          id: fresh("flooded"),
+          backend: options.backend,
+          mailbox: { capacity }
+        })) as ActorRef.ActorRef<typeof Worker>
+        const name = fresh("flood-gate")
+        const held = yield* Effect.forkChild(calc.hold({ gate: name, tag: "held" }))
+        yield* until((yield* gate).isOpen({ name: `entered:${name}` }))
+        // in-process the caster waits for room; over a link it waits once a window of casts is
+        // unacknowledged, and the casts the mailbox took may not have been acknowledged yet
+        const remote = options.backend !== undefined
+        const least = remote ? CAST_WINDOW : capacity
+        const most = capacity + (remote ? CAST_WINDOW : 0)
+        const n = most + 40
+        let sent = 0
+        const caster = yield* Effect.forkChild(
+          Effect.forEach(
+            Array.from({ length: n }, (_, i) => String(i)),
+            (entry) => Effect.map(calc.record({ entry }), () => void sent++)
+          )
+        )
+        yield* until(Effect.sync(() => sent >= least))
+        expect(sent).toBeLessThanOrEqual(most)
+        yield* (yield* gate).open({ name })
+        yield* bounded(Fiber.join(caster))
+        expect(yield* Fiber.join(held)).toBe("held")
+        const history = yield* calc.history()
+        expect(history).toEqual(["held", ...Array.from({ length: n }, (_, i) => String(i))])
       })
     )
 

@@ -10,7 +10,7 @@ export const MAGIC = "troupe"
  * Wire protocol version; a peer with another version is refused with VersionMismatch. 2 added INSPECT:
  * a version-1 node would close the link on it, so the two must not meet. 3 added the peer's frame limit
  * to HELLO, which a sender now keeps its batches under. 4 added CALL's chain, which a version-3 node
- * would take for a malformed CALL.
+ * would take for a malformed CALL, and CAST_ACK, without which a version-3 caster's casts would stall.
  */
 export const VERSION = 4
 
@@ -27,7 +27,10 @@ export const FAILED = 1
  * back to one of them is refused with Deadlock instead of queueing behind it.
  */
 export const CALL = 2
-/** [CAST, actorId, incarnation, method, payload] */
+/**
+ * [CAST, actorId, incarnation, method, payload, src?] — src: the caster's node, when the cast is relayed
+ * (VIA), so that its acknowledgement can be routed back. Every CAST is acknowledged (CAST_ACK).
+ */
 export const CAST = 3
 /**
  * [REPLY, reqId, outcome, value] — answers CALL, SPAWN, LOOKUP and STOP. SPAWN and LOOKUP succeed with
@@ -101,6 +104,16 @@ export const VIA = 27
  * this node, or a client for its own session, may ask.
  */
 export const INSPECT = 28
+/**
+ * [CAST_ACK, actorId, n] — n of the peer's casts to this actor have entered its mailbox (or were
+ * refused): n more credit. [CAST_ACK, dst, src, actorId, n] — the same for casts relayed from node dst
+ * to an actor on node src, routed hop by hop to dst. A caster has at most CAST_WINDOW casts to one
+ * actor unacknowledged, so a flood of casts waits for a full mailbox ("suspend") as a local one does.
+ */
+export const CAST_ACK = 29
+/** Casts to one actor that a caster may have unacknowledged. */
+export const CAST_WINDOW = 1024
+
 /** The most links an INSPECT may be passed on beyond its peer. */
 export const MAX_INSPECT_HOPS = 8
 /** The longest an INSPECT may ask a node to wait for the nodes behind it (ms). */
@@ -153,7 +166,8 @@ export const names: ReadonlyArray<string> = [
   "PING",
   "PONG",
   "VIA",
-  "INSPECT"
+  "INSPECT",
+  "CAST_ACK"
 ]
 
 const isId = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 0 && u <= MAX_REQUEST_ID
@@ -192,7 +206,14 @@ export const check = (frame: unknown): string | undefined => {
         ? undefined
         : "malformed CALL"
     case CAST:
-      return f.length === 5 && isString(f[1]) && isId(f[2]) && isString(f[3]) ? undefined : "malformed CAST"
+      return (f.length === 5 || (f.length === 6 && isString(f[5]))) && isString(f[1]) && isId(f[2]) && isString(f[3])
+        ? undefined
+        : "malformed CAST"
+    case CAST_ACK:
+      return (f.length === 3 && isString(f[1]) && isId(f[2]) && f[2] > 0) ||
+        (f.length === 5 && isString(f[1]) && isString(f[2]) && isString(f[3]) && isId(f[4]) && f[4] > 0)
+        ? undefined
+        : "malformed CAST_ACK"
     case REPLY:
     case END:
       return f.length === 4 && isId(f[1]) && isOutcome(f[2]) ? undefined : `malformed ${names[f[0] as number]}`

@@ -140,6 +140,10 @@ const maxInspectWaiters = 4
 
 /** Elements a stream may send before the caller grants more. */
 const STREAM_WINDOW = 256
+/** Casts owed to one caster that make the acknowledgements go out by themselves (see ackCast). */
+const CAST_ACK_AT = F.CAST_WINDOW / 4
+/** Casters owed acknowledgements that make them go out by themselves: what the link holds is bounded. */
+const CAST_ACK_KEYS = 64
 
 class PendingCall {
   readonly actorId: string
@@ -213,6 +217,27 @@ class PendingInspect {
 
 type Pending = PendingCall | PendingStream | PendingControl | PendingWatch | PendingInspect | Relayed
 
+/**
+ * The casts to one actor sent on a link and not yet acknowledged (F.CAST_ACK), and the casters waiting
+ * for credit, each with its frame, in the order they cast.
+ */
+class CastWindow {
+  unacked = 0
+  waiters: Array<CastWaiter> | undefined = undefined
+}
+interface CastWaiter {
+  readonly frame: Array<unknown>
+  readonly via: string | undefined
+  readonly resume: (exit: Exit.Exit<void, ActorError.ActorError>) => void
+}
+
+/** Acknowledgements of casts owed: to the peer (caster undefined), or to a caster further on. */
+interface CastAck {
+  readonly caster: string | undefined
+  readonly actorId: string
+  n: number
+}
+
 /** Server side of a stream: its envelope until the handler answers, then the fiber that runs it. */
 class InboundStream {
   env: Envelope | undefined = undefined
@@ -253,6 +278,17 @@ export class Link {
    * second inspector shares it rather than having a report built again, and past a few, more are refused.
    */
   private inspecting: Array<number> | undefined = undefined
+  /** Casts this side sent, per actor (`via` + NUL + actorId; just the actorId on the peer). */
+  private castWindows: Map<string, CastWindow> | undefined = undefined
+  /** Acknowledgements of the peer's casts not sent yet, keyed like castWindows from the caster's side. */
+  private castAcks: Map<string, CastAck> | undefined = undefined
+  /** Whether castAcks must go out with the next flush, whether or not anything else does. */
+  private castAcksDue = false
+  // the window and the acknowledgement used last: a run of casts to one actor skips the Map lookups
+  private lastWindow: CastWindow | undefined = undefined
+  private lastWindowKey = ""
+  private lastAck: CastAck | undefined = undefined
+  private lastAckKey = ""
 
   /** Whether the peer may inspect this node: then it is this node's parent or client, not a node to ask. */
   get answersInspect(): boolean {
@@ -346,6 +382,12 @@ export class Link {
     // nobody is left to answer: queued requests of the peer are dropped, running ones interrupted
     const inbound = this.inbound.drain()
     for (const entry of inbound) cancelInbound(entry)
+    const windows = this.castWindows
+    this.castWindows = undefined
+    this.castAcks = undefined
+    this.lastWindow = undefined
+    this.lastAck = undefined
+    if (windows !== undefined) for (const w of windows.values()) for (const c of w.waiters ?? []) c.resume(exit)
     this.outbox = []
     try {
       this.transport.close()
@@ -400,6 +442,7 @@ export class Link {
 
   private flush(): void {
     this.flushScheduled = false
+    if (this.castAcks !== undefined && (this.castAcksDue || this.outbox.length > 0)) this.sendCastAcks()
     if (this.outbox.length === 0) return
     const frames = this.outbox
     this.outbox = []
@@ -474,9 +517,9 @@ export class Link {
    * once); a frame that nothing can answer for (a channel message, a publication, whose credit or
    * acknowledgement would never come back) closes the link, so that its senders fail typed, not hang.
    */
-  private unencodable(frame: Array<unknown>, message: string, failedStreams: Set<number>): void {
+  private unencodable(frame: Array<unknown>, message: string, failedStreams: Set<number>, via?: string): void {
     const type = frame[0]
-    if (type === F.VIA) return this.unencodable(frame[2] as Array<unknown>, message, failedStreams)
+    if (type === F.VIA) return this.unencodable(frame[2] as Array<unknown>, message, failedStreams, frame[1] as string)
     if (type === F.REPLY || type === F.END) {
       const error = ActorError.make(new ActorError.DecodeError({ actorId: "", method: "", part: "reply", message }))
       this.transport.write(codec.cbor.encode([[type, frame[1], F.ACTOR_ERROR, codec.encodeActorError(error)]]))
@@ -497,6 +540,14 @@ export class Link {
       else if (p instanceof PendingCall || p instanceof PendingControl) p.resume(Exit.fail(error))
       else if (p instanceof Relayed) p.origin.answerRelayed(p, error, T.stopped)
     } else if (type === F.CAST) {
+      // it will never be acknowledged: give its credit back here, or to its caster further on
+      const actorId = frame[1] as string
+      const src = frame[5] as string | undefined
+      if (src === undefined || src === this.options.host.system.router.nodeId) {
+        this.creditCasts(via === undefined ? actorId : `${via}\u0000${actorId}`, 1)
+      } else {
+        this.options.host.system.router.sendRouted([F.CAST_ACK, src, via ?? this.peer, actorId, 1])
+      }
       this.runFork(
         Effect.logWarning(`troupe: a cast to "${String(frame[1])}" (${String(frame[3])}) was dropped: ${message}`)
       )
@@ -533,7 +584,7 @@ export class Link {
       this.dispatch(frame as Array<any>)
     }
     // answers produced while handling the batch leave now, as one batch, without waiting for the tick
-    if (this.outbox.length > 0) this.flush()
+    if (this.outbox.length > 0 || this.castAcksDue) this.flush()
   }
 
   private dispatch(f: Array<any>): void {
@@ -549,7 +600,9 @@ export class Link {
       case F.CALL:
         return this.onCall(f[1], f[2], f[3], f[4], f[5], f[6])
       case F.CAST:
-        return this.onCast(f[1], f[2], f[3], f[4])
+        return this.onCast(f[1], f[2], f[3], f[4], f[5])
+      case F.CAST_ACK:
+        return this.onCastAck(f)
       case F.CHUNK:
         return this.onChunk(f[1], f[2])
       case F.END:
@@ -740,7 +793,10 @@ export class Link {
     })
   }
 
-  /** @internal a cast completes once its frame is handed to the link */
+  /**
+   * @internal a cast completes once its frame is handed to the link, while fewer than CAST_WINDOW casts
+   * to that actor are unacknowledged; past that it waits for the peer to take some into the mailbox
+   */
   cast(
     actorId: string,
     incarnation: number,
@@ -752,9 +808,113 @@ export class Link {
       if (this.status === "closed") return this.closedExit()
       const encoded = codec.encode(actorId, method, "payload", payload)
       if (Exit.isFailure(encoded)) return encoded
-      this.request([F.CAST, actorId, incarnation, method.name, encoded.value], via)
-      return Exit.void
+      // a relayed cast names this node, where its acknowledgement is routed back to
+      const frame =
+        via === undefined
+          ? [F.CAST, actorId, incarnation, method.name, encoded.value]
+          : [F.CAST, actorId, incarnation, method.name, encoded.value, this.options.host.system.router.nodeId]
+      const key = via === undefined ? actorId : `${via}\u0000${actorId}`
+      if (this.sendCast(key, frame, via)) return Exit.void
+      // the fiber may yield before it waits, and credit come meanwhile: the callback looks again
+      return Effect.callback<void, ActorError.ActorError>((resume) => {
+        if (this.status === "closed") return resume(this.closedExit())
+        if (this.sendCast(key, frame, via)) return resume(Exit.void)
+        const window = this.castWindows!.get(key)!
+        const waiter: CastWaiter = { frame, via, resume }
+        ;(window.waiters ??= []).push(waiter)
+        return Effect.sync(() => {
+          const i = window.waiters?.indexOf(waiter) ?? -1
+          if (i < 0) return
+          window.waiters!.splice(i, 1)
+          if (window.waiters!.length === 0) window.waiters = undefined
+          this.creditCasts(key, 0)
+        })
+      })
     })
+  }
+
+  /** Sends a cast if its actor's window has room and no one waits before it; false if it must wait. */
+  private sendCast(key: string, frame: Array<unknown>, via: string | undefined): boolean {
+    let w = this.lastWindowKey === key ? this.lastWindow : undefined
+    if (w === undefined) {
+      const windows = (this.castWindows ??= new Map())
+      w = windows.get(key)
+      if (w === undefined) windows.set(key, (w = new CastWindow()))
+      this.lastWindow = w
+      this.lastWindowKey = key
+    }
+    if (w.waiters !== undefined || w.unacked >= F.CAST_WINDOW) return false
+    w.unacked++
+    this.request(frame, via)
+    return true
+  }
+
+  /** n casts under `key` were acknowledged (or will never be): waiting casters go out in order. */
+  private creditCasts(key: string, n: number): void {
+    const w = this.castWindows?.get(key)
+    if (w === undefined) return
+    w.unacked = Math.max(0, w.unacked - n)
+    while (w.waiters !== undefined && w.unacked < F.CAST_WINDOW) {
+      const next = w.waiters.shift()!
+      if (w.waiters.length === 0) w.waiters = undefined
+      w.unacked++
+      this.request(next.frame, next.via)
+      next.resume(Exit.void)
+    }
+    if (w.unacked === 0 && w.waiters === undefined) {
+      this.castWindows!.delete(key)
+      if (this.lastWindow === w) this.lastWindow = undefined
+    }
+  }
+
+  /**
+   * One of a caster's casts entered the mailbox (or never will): owe it one acknowledgement. Owed
+   * acknowledgements ride along with whatever the link sends next, and go out by themselves only once one
+   * caster is owed a quarter of its window (or many casters are owed some): an acknowledgement per
+   * incoming batch cost a pipe write per 16 casts, a third of a child's cast rate. A caster can only wait
+   * with a whole window unacknowledged, and then its owed count reaches the quarter as the actor takes
+   * the casts in, so no caster waits for an acknowledgement held back here.
+   */
+  private ackCast(caster: string | undefined, actorId: string): void {
+    if (this.status === "closed") return
+    const key = caster === undefined ? actorId : `${caster}\u0000${actorId}`
+    const acks = (this.castAcks ??= new Map())
+    let owed = this.lastAckKey === key ? this.lastAck : undefined
+    if (owed === undefined) {
+      owed = acks.get(key)
+      if (owed === undefined) acks.set(key, (owed = { caster, actorId, n: 0 }))
+      this.lastAck = owed
+      this.lastAckKey = key
+    }
+    const n = ++owed.n
+    if (this.castAcksDue || (n < CAST_ACK_AT && acks.size < CAST_ACK_KEYS)) return
+    this.castAcksDue = true
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(this.flushTask)
+    }
+  }
+
+  /** Sends the acknowledgements owed: to the peer here, to casters further on routed. */
+  private sendCastAcks(): void {
+    const acks = this.castAcks!
+    this.castAcks = undefined
+    this.castAcksDue = false
+    this.lastAck = undefined
+    const router = this.options.host.system.router
+    for (const ack of acks.values()) {
+      if (ack.caster === undefined) this.outbox.push([F.CAST_ACK, ack.actorId, ack.n])
+      else router.sendRouted([F.CAST_ACK, ack.caster, router.nodeId, ack.actorId, ack.n])
+    }
+  }
+
+  /** An acknowledgement of casts: ours (from the peer, or routed to this node), or one to pass on. */
+  private onCastAck(f: Array<any>): void {
+    if (f.length === 3) return this.creditCasts(f[1], f[2])
+    const router = this.options.host.system.router
+    if (f[1] === router.nodeId) return this.creditCasts(`${f[2]}\u0000${f[3]}`, f[4])
+    const next = router.route(f[1])
+    if (next !== undefined && next !== this) next.send(f)
   }
 
   /** @internal a stream call: elements flow under a credit window the caller replenishes as it consumes */
@@ -936,6 +1096,9 @@ export class Link {
     const next = system.router.route(dst)
     if (next === undefined || next === this || next.status !== "open") {
       // a session of a served client routes nowhere but back to it: its refs reach only its own tree
+      if (type === F.CAST && request[5] !== undefined) {
+        return system.router.sendRouted([F.CAST_ACK, request[5], dst, request[1], 1])
+      }
       return this.answerUnreachable(type, request[1], dst)
     }
     const frame = request.slice()
@@ -1044,12 +1207,15 @@ export class Link {
     this.replyError(F.REPLY, id, sent === Full ? mailboxFull(cell) : cell.stoppedError)
   }
 
-  private onCast(actorId: string, incarnation: number, methodName: string, payload: unknown): void {
+  private onCast(actorId: string, incarnation: number, methodName: string, payload: unknown, src?: string): void {
+    // acknowledged once it is in the mailbox, or at once if it never will be: the caster's credit
     const target = this.target(F.REPLY, -1, actorId, incarnation, methodName, "cast")
-    if (target === undefined) return
+    if (target === undefined) return this.ackCast(src, actorId)
     const decoded = codec.decode(actorId, target.method, "payload", payload)
-    if (Exit.isFailure(decoded)) return
-    target.cell.send(new Envelope(target.method, decoded.value, undefined))
+    if (Exit.isFailure(decoded)) return this.ackCast(src, actorId)
+    const env = new Envelope(target.method, decoded.value, undefined)
+    if (target.cell.send(env) === WaitingForRoom) env.onAdmit = () => this.ackCast(src, actorId)
+    else this.ackCast(src, actorId)
   }
 
   private onStream(
