@@ -30,6 +30,7 @@ interface BackendOptions {
   readonly host: URL
   readonly size?: number
   readonly wireVersion?: number
+  readonly execArgv?: ReadonlyArray<string>
 }
 const backends: ReadonlyArray<{
   readonly name: string
@@ -224,6 +225,16 @@ for (const backend of backends) {
           assert(ActorError.isActorError(error) && error.reason._tag === "HostFailed")
           expect(error.message).toContain(needle)
         }
+      })
+    )
+
+    it.live("a node that cannot start (an option Node refuses) fails the Layer with HostFailed", () =>
+      Effect.gen(function* () {
+        // a worker refuses process-wide flags at construction (it throws); a child exits at once
+        const execArgv = backend.key === Workers ? ["--expose-gc"] : ["--no-such-node-flag"]
+        const error = yield* bounded(Effect.flip(Layer.build(backend.layerWith({ host, execArgv }))))
+        assert(ActorError.isActorError(error) && error.reason._tag === "HostFailed")
+        expect(error.message).toContain("before its handshake")
       })
     )
 

@@ -3,7 +3,7 @@
  * ArrayBuffers over its port) or a child process (length-prefixed batches over a pipe on fd 3, so
  * that stdout and stderr stay the user's).
  */
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import type { Socket } from "node:net"
 import { fileURLToPath } from "node:url"
 import { availableParallelism } from "node:os"
@@ -34,6 +34,22 @@ const exitTracker = () => {
 }
 
 /**
+ * A node that could not even be started (`new Worker` or `spawn` threw: bad `execArgv`, a bad option):
+ * it has already exited, saying why, so the pool reports it as it reports any node lost at start.
+ */
+const unstarted = (error: unknown): NodeHandle => {
+  const how = `could not start: ${error instanceof Error ? error.message : String(error)}`
+  return {
+    pid: undefined,
+    write: () => {},
+    listen: () => {},
+    onExit: (cb) => cb(how),
+    exited: true,
+    kill: () => {}
+  }
+}
+
+/**
  * Posts one batch. The encoder's bytes are a view into its own large buffer, so they must be copied:
  * a small batch is copied into a V8 heap array and cloned (allocating an ArrayBuffer costs ~0.9 µs, more
  * than the copy), a large one into a fresh ArrayBuffer that is transferred rather than cloned again.
@@ -52,11 +68,17 @@ export const startWorker = (options: {
   readonly spin: number
 }): NodeHandle => {
   const { port1: port, port2 } = new MessageChannel()
-  const worker = new Worker(entryUrl("worker"), {
-    workerData: { nodeId: options.nodeId, href: options.href, port: port2, spin: options.spin },
-    transferList: [port2],
-    ...(options.execArgv !== undefined ? { execArgv: [...process.execArgv, ...options.execArgv] } : {})
-  })
+  let worker: Worker
+  try {
+    worker = new Worker(entryUrl("worker"), {
+      workerData: { nodeId: options.nodeId, href: options.href, port: port2, spin: options.spin },
+      transferList: [port2],
+      ...(options.execArgv !== undefined ? { execArgv: [...process.execArgv, ...options.execArgv] } : {})
+    })
+  } catch (e) {
+    port.close()
+    return unstarted(e)
+  }
   const tracker = exitTracker()
   let crash = ""
   let deliver: ((bytes: Uint8Array) => void) | undefined
@@ -187,11 +209,22 @@ export const startChild = (options: {
   readonly execArgv?: ReadonlyArray<string> | undefined
   readonly env?: NodeJS.ProcessEnv | undefined
 }): NodeHandle => {
-  const child = spawn(
-    process.execPath,
-    [...process.execArgv, ...(options.execArgv ?? []), fileURLToPath(entryUrl("child")), options.nodeId, options.href],
-    { stdio: ["inherit", "inherit", "inherit", "pipe"], ...(options.env !== undefined ? { env: options.env } : {}) }
-  )
+  let child: ChildProcess
+  try {
+    child = spawn(
+      process.execPath,
+      [
+        ...process.execArgv,
+        ...(options.execArgv ?? []),
+        fileURLToPath(entryUrl("child")),
+        options.nodeId,
+        options.href
+      ],
+      { stdio: ["inherit", "inherit", "inherit", "pipe"], ...(options.env !== undefined ? { env: options.env } : {}) }
+    )
+  } catch (e) {
+    return unstarted(e)
+  }
   const pipe = child.stdio[3] as Socket
   const tracker = exitTracker()
   child.on("exit", (code, signal) => {

@@ -183,7 +183,14 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
         (shared) => link.sharesCpu(shared)
       )
       handle.onExit((how) => {
-        link.fail(peerDied(link, how))
+        // before its handshake a node has nothing in flight: it failed to start, which is the host's failure
+        link.fail(
+          link.status === "connecting"
+            ? ActorError.make(
+                new ActorError.HostFailed({ node: nodeId, message: `${nodeId} ${how} before its handshake` })
+              )
+            : peerDied(link, how)
+        )
         if (!closing) onDeath(node)
       })
       link.start()
