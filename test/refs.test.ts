@@ -236,6 +236,26 @@ describe("refs: nodes that die mid-relay", () => {
     }).pipe(Effect.provide(layerFor([worker], 2)))
   )
 
+  it.live("the target's node dies with a window of casts relayed to it: the caster gets the credit back", () =>
+    Effect.gen(function* () {
+      const [counter, broker] = yield* apart(worker, worker)
+      const where = yield* counter.node()
+      yield* Effect.forkChild(Effect.exit(counter.block()), { startImmediately: true })
+      const times = 3 * CAST_WINDOW
+      const flood = yield* Effect.forkChild(broker.flood({ target: counter, times }), { startImmediately: true })
+      // the broker stops with a window unacknowledged behind the blocked counter's full mailbox
+      yield* until(
+        Effect.map(broker.flooded(), (n) => n >= CAST_WINDOW),
+        true,
+        "the broker to fill its window"
+      )
+      const backend = (yield* Workers) as PoolBackend
+      yield* (yield* backend.nodes).find((n) => n.id === where)!.kill
+      // the hub gives back the credit of what it relayed there; the rest goes nowhere (at most once)
+      expect(yield* bounded(Fiber.join(flood), "the flood to finish")).toBe(times)
+    }).pipe(Effect.provide(layerFor([worker], 2)))
+  )
+
   it.live("the caller's node dies: the stream it was reading is stopped at the source", () =>
     Effect.gen(function* () {
       const [counter, broker] = yield* apart(worker, worker)

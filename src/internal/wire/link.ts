@@ -289,6 +289,12 @@ export class Link {
   private lastWindowKey = ""
   private lastAck: CastAck | undefined = undefined
   private lastAckKey = ""
+  /**
+   * Casts this node relayed onto this link and not yet acknowledged back through it, per caster and
+   * actor: if the link closes, their casters get the credit back from here (the casts are lost), or a
+   * caster whose window they filled would wait for ever.
+   */
+  private relayedCasts: Map<string, CastAck & { readonly node: string }> | undefined = undefined
 
   /** Whether the peer may inspect this node: then it is this node's parent or client, not a node to ask. */
   get answersInspect(): boolean {
@@ -382,6 +388,13 @@ export class Link {
     // nobody is left to answer: queued requests of the peer are dropped, running ones interrupted
     const inbound = this.inbound.drain()
     for (const entry of inbound) cancelInbound(entry)
+    // casts relayed onto this link will never be acknowledged: their casters get the credit back
+    const relayed = this.relayedCasts
+    this.relayedCasts = undefined
+    if (relayed !== undefined) {
+      const router = this.options.host.system.router
+      for (const r of relayed.values()) router.sendRouted([F.CAST_ACK, r.caster, r.node, r.actorId, r.n])
+    }
     const windows = this.castWindows
     this.castWindows = undefined
     this.castAcks = undefined
@@ -913,8 +926,22 @@ export class Link {
     if (f.length === 3) return this.creditCasts(f[1], f[2])
     const router = this.options.host.system.router
     if (f[1] === router.nodeId) return this.creditCasts(`${f[2]}\u0000${f[3]}`, f[4])
+    this.relayedCast(f[1], f[2], f[3], -f[4])
     const next = router.route(f[1])
     if (next !== undefined && next !== this) next.send(f)
+  }
+
+  /** Counts casts relayed onto this link (n > 0) or acknowledged back through it (n < 0). */
+  private relayedCast(caster: string, node: string, actorId: string, n: number): void {
+    const key = `${caster}\u0000${node}\u0000${actorId}`
+    const relayed = (this.relayedCasts ??= new Map())
+    const entry = relayed.get(key)
+    if (entry === undefined) {
+      if (n > 0) relayed.set(key, { caster, node, actorId, n })
+      return
+    }
+    entry.n += n
+    if (entry.n <= 0) relayed.delete(key)
   }
 
   /** @internal a stream call: elements flow under a credit window the caller replenishes as it consumes */
@@ -1102,6 +1129,7 @@ export class Link {
       return this.answerUnreachable(type, request[1], dst)
     }
     const frame = request.slice()
+    if (type === F.CAST && request[5] !== undefined) next.relayedCast(request[5], dst, request[1], 1)
     if (type !== F.CAST) {
       const id = next.newId()
       const forwarded = new Forwarded(next, id)
