@@ -35,7 +35,7 @@ import {
   recordExtra,
   section
 } from "./lib/harness.ts"
-import { measureWire } from "./lib/wire.ts"
+import { measureCasts, measureWire } from "./lib/wire.ts"
 import { Adder } from "./hosts/adder.ts"
 
 const adderHost = new URL("./hosts/adder.ts", import.meta.url)
@@ -83,6 +83,29 @@ const { pipelined, sequential, idle } = await measureWire(systems, {
   idleSamples: 200,
   idlePauseMs
 })
+
+const casts = await measureCasts(
+  [
+    [
+      troupe,
+      (n) =>
+        Effect.runPromise(
+          Effect.gen(function* () {
+            for (let i = 0; i < n; i++) yield* adder.note({ a: i, b: 1 })
+            return yield* adder.noted()
+          })
+        )
+    ],
+    [
+      rawName,
+      (n) => {
+        for (let i = 0; i < n; i++) rawChild.send({ id: 0, a: i, b: 1 })
+        return raw.call(-1, 0)
+      }
+    ]
+  ],
+  troupe
+)
 
 // ------------------------------------------------------------------ fault detection
 
@@ -163,6 +186,8 @@ for (const p of sequential) {
     bar(`Troupe child sequential p50 ≤ 1.25× raw fork IPC's (${p.label})`, ratio <= 1.25, detail)
   } else console.log(`info: sequential p50, ${p.label}: ${detail} (not judged: placement differs by system)`)
 }
+const castRatio = pick(casts, troupe).perSec / pick(casts, rawName).perSec
+console.log(`info: casts, Troupe ÷ raw fork IPC one-way = ${formatRatio(castRatio)} (not a bar)`)
 const idleTroupe = idle.find((r) => r.name === troupe)!
 const idleRaw = idle.find((r) => r.name === rawName)!
 console.log(

@@ -36,7 +36,7 @@ import { byId, effectCalls, promiseCalls, type CallDriver } from "./lib/drivers.
 import { frameReader, frameWriter, makeCbor, type WriteMode } from "./lib/frames.ts"
 import { bar, expectEqual, formatRatio, formatUs, header, pick } from "./lib/harness.ts"
 import { forkServer as forkBenchServer, startTroupeServe, stopForked } from "./lib/serve.ts"
-import { measureWire } from "./lib/wire.ts"
+import { measureCasts, measureWire } from "./lib/wire.ts"
 import { Adder } from "./hosts/adder.ts"
 import { type RpcVariant, serializationFor } from "./hosts/rpc-cbor.ts"
 import { AdderRpcs } from "./hosts/rpc-group.ts"
@@ -88,13 +88,14 @@ const rawClient = async (mode: WriteMode) => {
   const socket = connect({ host, port, noDelay: true })
   await once(socket, "connect")
   const cbor = makeCbor()
-  const raw = byId(frameWriter(socket, cbor, mode))
+  const write = frameWriter(socket, cbor, mode)
+  const raw = byId(write)
   socket.on(
     "data",
     frameReader(cbor, (m: Reply) => raw.receive(m))
   )
   expectEqual(`raw add (${mode})`, await raw.call(1, 2), 3)
-  return { child, socket, raw }
+  return { child, socket, raw, write }
 }
 const rawOne = await rawClient("one-write")
 const rawBatched = await rawClient("batched")
@@ -150,6 +151,28 @@ const { pipelined, sequential, idle } = await measureWire(systems, {
   idlePauseMs: 5
 })
 
+const rawCasts = (client: typeof rawOne) => (n: number) => {
+  for (let i = 0; i < n; i++) client.write({ id: 0, a: i, b: 1 })
+  return client.raw.call(-1, 0)
+}
+const casts = await measureCasts(
+  [
+    [
+      troupe,
+      (n) =>
+        Effect.runPromise(
+          Effect.gen(function* () {
+            for (let i = 0; i < n; i++) yield* adder.note({ a: i, b: 1 })
+            return yield* adder.noted()
+          })
+        )
+    ],
+    [rawOneName, rawCasts(rawOne)],
+    [rawBatchedName, rawCasts(rawBatched)]
+  ],
+  troupe
+)
+
 // ------------------------------------------------------------------ bars
 
 console.log("")
@@ -182,6 +205,8 @@ for (const p of sequential) {
     bar(`Troupe remote sequential p50 ≤ 1.25× raw TCP's (one write) (${p.label})`, ratio <= 1.25, detail)
   } else console.log(`info: sequential p50, ${p.label}: ${detail} (not judged: placement differs by system)`)
 }
+const castRatio = pick(casts, troupe).perSec / pick(casts, rawOneName).perSec
+console.log(`info: casts, Troupe ÷ raw TCP one-way (one write per message) = ${formatRatio(castRatio)} (not a bar)`)
 const idleTroupe = idle.find((r) => r.name === troupe)!
 const idleRaw = idle.find((r) => r.name === rawOneName)!
 console.log(

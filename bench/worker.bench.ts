@@ -48,7 +48,7 @@ import {
   recordExtra,
   section
 } from "./lib/harness.ts"
-import { measureWire } from "./lib/wire.ts"
+import { measureCasts, measureWire } from "./lib/wire.ts"
 import { Adder } from "./hosts/adder.ts"
 import type { AdderApi } from "./hosts/comlink-worker.ts"
 import { AdderRpcs } from "./hosts/rpc-group.ts"
@@ -150,6 +150,29 @@ const { pipelined, sequential, idle } = await measureWire(systems, {
   idlePauseMs
 })
 
+const casts = await measureCasts(
+  [
+    [
+      troupe,
+      (n) =>
+        Effect.runPromise(
+          Effect.gen(function* () {
+            for (let i = 0; i < n; i++) yield* adder.note({ a: i, b: 1 })
+            return yield* adder.noted()
+          })
+        )
+    ],
+    [
+      rawName,
+      (n) => {
+        for (let i = 0; i < n; i++) rawWorker.postMessage({ id: 0, a: i, b: 1 })
+        return raw.call(-1, 0)
+      }
+    ]
+  ],
+  troupe
+)
+
 // ------------------------------------------------------------------ fault detection
 
 section("fault detection")
@@ -239,6 +262,8 @@ for (const p of sequential) {
     bar(`Troupe worker sequential p50 ≤ 1.25× raw postMessage's (${p.label})`, ratio <= 1.25, detail)
   } else console.log(`info: sequential p50, ${p.label}: ${detail} (not judged: placement differs by system)`)
 }
+const castRatio = pick(casts, troupe).perSec / pick(casts, rawName).perSec
+console.log(`info: casts, Troupe ÷ raw postMessage one-way = ${formatRatio(castRatio)} (not a bar)`)
 const idleTroupe = idle.find((r) => r.name === troupe)!
 const idleRaw = idle.find((r) => r.name === rawName)!
 console.log(

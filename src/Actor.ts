@@ -8,6 +8,7 @@ import * as ActorError from "./ActorError.ts"
 import * as ActorRef from "./ActorRef.ts"
 import * as ActorSystem from "./ActorSystem.ts"
 import { Balancer, type Routing } from "./internal/balancer.ts"
+import { waitedFor } from "./internal/cell.ts"
 import type { Backend } from "./Backend.ts"
 import type { Behaviour } from "./Behaviour.ts"
 import type { MailboxOptions } from "./Mailbox.ts"
@@ -222,7 +223,8 @@ export const timeout =
   (duration: Duration.Input) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ActorError.ActorError, R> => {
     const millis = Duration.toMillis(Duration.fromInputUnsafe(duration))
-    return Effect.timeoutOrElse(self, { duration, orElse: () => Exit.fail(timeoutError(millis)) })
+    // the race runs `self` in a child fiber: marked, so that a call cycle through it is still found
+    return waitedFor(Effect.timeoutOrElse(self, { duration, orElse: () => Exit.fail(timeoutError(millis)) }))
   }
 
 class TimeoutEndpoint implements ActorRef.Endpoint {
@@ -241,10 +243,12 @@ class TimeoutEndpoint implements ActorRef.Endpoint {
     this.location = inner.location
   }
   call(method: Method, payload: unknown) {
-    return Effect.timeoutOrElse(this.inner.call(method, payload), {
-      duration: this.duration,
-      orElse: () => Exit.fail(timeoutError(this.millis, this.id, method.name))
-    })
+    return waitedFor(
+      Effect.timeoutOrElse(this.inner.call(method, payload), {
+        duration: this.duration,
+        orElse: () => Exit.fail(timeoutError(this.millis, this.id, method.name))
+      })
+    )
   }
   cast(method: Method, payload: unknown) {
     return Effect.timeoutOrElse(this.inner.cast(method, payload), {

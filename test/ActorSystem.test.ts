@@ -1,7 +1,7 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Latch, Layer, Ref, Schema, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { Actor, ActorContext, ActorError, ActorSystem } from "troupe"
+import { Actor, ActorContext, ActorError, type ActorRef, ActorSystem } from "troupe"
 import { Calculator, CalculatorLive, DivideByZero } from "./fixtures/calculator.ts"
 
 const isolated = <A, E, R>(self: Effect.Effect<A, E, R>) => self.pipe(Effect.provide(ActorSystem.layer()))
@@ -595,6 +595,90 @@ describe("actors talking to actors", () => {
       yield* greeter.quit()
       expect(reasonOf(yield* Effect.exit(greeter.greet({ name: "x" })))).toBe("Stopped")
     }).pipe(Effect.provide(GreeterLive), isolated)
+  )
+})
+
+describe("call cycles", () => {
+  /**
+   * `ask` calls the peer's `answer` (under Actor.timeout when `patient`); `answer` calls back `ping` on
+   * the asker, which waits behind the asker's handler. `hang` calls the peer's `stall`, which never
+   * answers and, when interrupted, calls back `ping` from its finalizer.
+   */
+  const Peer = Actor.make("CyclePeer", {
+    ask: { payload: { peer: Schema.Unknown, patient: Schema.Boolean }, success: Schema.String },
+    answer: { payload: { peer: Schema.Unknown }, success: Schema.String },
+    ping: { success: Schema.String },
+    hang: { payload: { peer: Schema.Unknown } },
+    stall: { payload: { peer: Schema.Unknown } }
+  })
+  type PeerRef = ActorRef.ActorRef<typeof Peer>
+  const outcome = (self: Effect.Effect<string, ActorError.ActorError>) =>
+    Effect.catch(self, (e) => Effect.succeed(ActorError.isActorError(e) ? e.reason._tag : String(e)))
+  const layer = (
+    release: Deferred.Deferred<void>,
+    late: Deferred.Deferred<string>,
+    stalled: Deferred.Deferred<void>,
+    pinging: Deferred.Deferred<void>
+  ) =>
+    Peer.toLayer(
+      Effect.gen(function* () {
+        const ctx = yield* ActorContext
+        return Peer.of({
+          ask: ({ peer, patient }) => {
+            const call = (peer as PeerRef).answer({ peer: ctx.self })
+            return patient ? call.pipe(Actor.timeout("20 seconds")) : call
+          },
+          answer: ({ peer }) => outcome((peer as PeerRef).ping()),
+          ping: () => Effect.succeed("pong"),
+          // interrupted (its caller gave up), it holds its actor until released
+          hang: ({ peer }) =>
+            (peer as PeerRef).stall({ peer: ctx.self }).pipe(Effect.onInterrupt(() => Deferred.await(release))),
+          stall: ({ peer }) =>
+            Deferred.succeed(stalled, undefined).pipe(
+              Effect.andThen(Effect.never),
+              Effect.onInterrupt(() =>
+                Effect.andThen(Deferred.succeed(pinging, undefined), outcome((peer as PeerRef).ping())).pipe(
+                  Effect.flatMap((o) => Deferred.succeed(late, o))
+                )
+              )
+            )
+        })
+      })
+    )
+
+  it.effect("A calls B, whose handler calls A: refused with Deadlock (cycle), also under Actor.timeout", () =>
+    Effect.gen(function* () {
+      const a = yield* Actor.spawn(Peer, { id: "a" })
+      const b = yield* Actor.spawn(Peer, { id: "b" })
+      expect(yield* a.ask({ peer: b, patient: false })).toBe("Deadlock")
+      expect(yield* a.ask({ peer: b, patient: true })).toBe("Deadlock")
+      expect(yield* Actor.withTimeout(a, "20 seconds").ping()).toBe("pong")
+      // not a cycle: b's call back to a comes from outside any waiting handler
+      expect(yield* outcome(b.answer({ peer: a }))).toBe("pong")
+    }).pipe(
+      Effect.provide(layer(Deferred.makeUnsafe(), Deferred.makeUnsafe(), Deferred.makeUnsafe(), Deferred.makeUnsafe())),
+      isolated
+    )
+  )
+
+  it.effect("a call from a handler whose caller gave up is not refused: no one waits for it any more", () =>
+    Effect.gen(function* () {
+      const release = yield* Deferred.make<void>()
+      const late = yield* Deferred.make<string>()
+      const stalled = yield* Deferred.make<void>()
+      const pinging = yield* Deferred.make<void>()
+      yield* Effect.gen(function* () {
+        const t = yield* Actor.spawn(Peer, { id: "t" })
+        const x = yield* Actor.spawn(Peer, { id: "x" })
+        const call = yield* Effect.forkChild(t.hang({ peer: x }), { startImmediately: true })
+        yield* Deferred.await(stalled)
+        // t's handler is interrupted and waits in its finalizer; x's handler, interrupted with it, calls t
+        yield* Fiber.interrupt(call)
+        yield* Deferred.await(pinging) // its call to t is queued (or refused) by now
+        yield* Deferred.succeed(release, undefined)
+        expect(yield* Deferred.await(late)).toBe("pong")
+      }).pipe(Effect.provide(layer(release, late, stalled, pinging)))
+    }).pipe(isolated)
   )
 })
 

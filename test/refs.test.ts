@@ -181,6 +181,10 @@ layer(layerFor([inProcess, worker, child, remote], 1), { timeout: 60_000, exclud
           // through four nodes: in-process → worker → child → remote → back to the first, waiting
           expect(yield* pass(a, w, ch, r, a)).toBe(`Deadlock at ${a.id} (cycle)`)
           expect(yield* pass(w, ch, r, b, w)).toBe(`Deadlock at ${w.id} (cycle)`)
+          // each hop's call under Actor.timeout
+          expect(yield* bounded(a.pass({ path: [w, ch, r, a], patient: true }), "a patient pass")).toBe(
+            `Deadlock at ${a.id} (cycle)`
+          )
           // no cycle: back to the same nodes, but to actors that are not waiting
           expect(yield* pass(a, b, c)).toBe(c.id)
           expect(yield* pass(a, w, ch, r, b, w2)).toBe(w2.id)

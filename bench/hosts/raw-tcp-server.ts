@@ -3,7 +3,8 @@
  * the port reported over IPC). Each request `{ id, a, b }` is answered with `{ id, r: a + b }` in
  * length-prefixed CBOR frames (lib/frames.ts). `process.argv[2]` picks how replies are written:
  * "one-write" (one `socket.write` per reply) or "batched" (replies of one tick in one write).
- * Sockets have Nagle off (`setNoDelay`), as Troupe's do.
+ * Sockets have Nagle off (`setNoDelay`), as Troupe's do. Id 0 is one-way (the casts table): it adds
+ * `a + b` to the connection's total and answers nothing; `{ id, a: -1 }` answers that total.
  */
 import { createServer } from "node:net"
 import { frameReader, frameWriter, makeCbor, type WriteMode } from "../lib/frames.ts"
@@ -21,9 +22,13 @@ const server = createServer((socket) => {
   socket.setNoDelay(true)
   const cbor = makeCbor()
   const send = frameWriter(socket, cbor, mode)
+  let noted = 0
   socket.on(
     "data",
-    frameReader(cbor, (m: AddRequest) => send({ id: m.id, r: m.a + m.b }))
+    frameReader(cbor, (m: AddRequest) => {
+      if (m.id === 0) noted += m.a + m.b
+      else send({ id: m.id, r: m.a === -1 ? noted : m.a + m.b })
+    })
   )
   socket.on("error", () => {})
 })

@@ -1,6 +1,7 @@
 /**
  * The raw postMessage peer: a plain worker thread that answers `{ id, a, b }` with `{ id, r: a + b }`,
- * one structured-cloned message per call, no batching, no framework.
+ * one structured-cloned message per call, no batching, no framework. Id 0 is one-way (the casts table):
+ * it adds `a + b` to a total and answers nothing; `{ id, a: -1 }` answers that total.
  */
 import { parentPort } from "node:worker_threads"
 
@@ -11,4 +12,8 @@ interface AddRequest {
 }
 
 const port = parentPort!
-port.on("message", (m: AddRequest) => port.postMessage({ id: m.id, r: m.a + m.b }))
+let noted = 0
+port.on("message", (m: AddRequest) => {
+  if (m.id === 0) noted += m.a + m.b
+  else port.postMessage({ id: m.id, r: m.a === -1 ? noted : m.a + m.b })
+})

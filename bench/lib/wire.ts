@@ -52,6 +52,40 @@ export interface WirePlan {
   readonly idlePauseMs: number
 }
 
+/**
+ * Casts: one caller sends n fire-and-forget messages, then reads the peer's running total with one call,
+ * which the peer answers after them (order per sender), and checks it. Only systems that can send one
+ * way take part: Troupe's casts and the raw transport's messages without a reply.
+ */
+export const measureCasts = async (
+  systems: ReadonlyArray<readonly [string, (n: number) => Promise<number>]>,
+  troupe: string
+): Promise<Array<Result>> => {
+  // each system's expected total, which every block adds to (sum of i + 1 for i < n)
+  const expected = systems.map(() => 0)
+  const workloads = systems.map(
+    ([name, run], k) =>
+      [
+        name,
+        async (n: number) => {
+          expected[k]! += (n * (n + 1)) / 2
+          const total = await run(n)
+          if (total !== expected[k]) throw new Error(`${name}: total ${total}, expected ${expected[k]}`)
+        }
+      ] as const
+  )
+  await warmUpAll(
+    workloads.map(([, w]) => w),
+    inFlight * 40
+  )
+  section("casts (fire-and-forget)")
+  const results = await measureInterleaved(workloads, { blockMs: 100, rounds: 11, startOps: 1024 })
+  printTable("casts from one caller, then one call answered after them; messages/s, median of 11 blocks", results, {
+    ratios: [{ baseline: troupe, invert: true, label: "Troupe ÷ this" }]
+  })
+  return results
+}
+
 export const measureWire = async (
   systems: ReadonlyArray<readonly [string, CallDriver]>,
   plan: WirePlan

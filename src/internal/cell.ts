@@ -697,13 +697,30 @@ const maxChain = MAX_CHAIN
 const tokenPrefix = randomId(8)
 let tokens = 0
 
-/** The actor whose running sequential handler is `fiber`, if it is one. */
+/**
+ * The handler fiber that waits for a fiber Troupe forked on its behalf: `Actor.timeout` and a ref made by
+ * `Actor.withTimeout` race the call in a child fiber, and mark the child with the fiber that waits for
+ * the race, so that the chain goes on through it.
+ */
+export const WaitingFiber = Context.Service<{ readonly WaitingFiber: unique symbol }, Fiber.Fiber<unknown, unknown>>(
+  "troupe/WaitingFiber"
+)
+
+/** The actor whose running sequential handler is `fiber` (or the fiber waiting for it), if it is one. */
 const handlerCellOf = (fiber: Fiber.Fiber<unknown, unknown> | undefined): Cell | undefined => {
   if (fiber === undefined) return undefined
   const own = Context.getOrUndefined(fiber.context, ActorContext) as { readonly cell?: unknown } | undefined
   const cell = own?.cell
-  return cell instanceof Cell && cell.handler === fiber ? cell : undefined
+  if (cell instanceof Cell && cell.handler === fiber) return cell
+  const waiting = Context.getOrUndefined(fiber.context, WaitingFiber)
+  return waiting !== undefined && waiting !== fiber ? handlerCellOf(waiting) : undefined
 }
+
+/** Runs `self` (which forks it) marked as waited for by the calling fiber (see WaitingFiber). */
+export const waitedFor = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) =>
+    Effect.provideService(self, WaitingFiber, Context.getOrUndefined(fiber.context, WaitingFiber) ?? fiber)
+  )
 
 /**
  * Whether `env`, just queued at `target`, waits for the handler `target` is running while that handler
@@ -719,6 +736,8 @@ export const closesCycle = (env: Envelope, target: Cell): boolean => {
     if (cell === undefined) return false
     if (cell === target) return true
     e = cell.current!
+    // that handler's own caller gave up on it (it is being interrupted): no one waits for it any more
+    if (e.state === Cancelled) return false
   }
   return false
 }
@@ -731,6 +750,7 @@ export const chainOf = (fiber: Fiber.Fiber<unknown, unknown> | undefined): Array
     const cell = handlerCellOf(f)
     if (cell === undefined) break
     const e = cell.current!
+    if (e.state === Cancelled) break
     ;(out ??= []).push((e.token ??= tokenPrefix + (tokens++).toString(36)))
     if (e.chain !== undefined) {
       for (let i = 0; i < e.chain.length && out.length < maxChain; i++) out.push(e.chain[i]!)

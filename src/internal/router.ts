@@ -324,18 +324,20 @@ export class Router {
 
   /** The link towards `node`: a neighbour whose id is `node` or an ancestor of it, else the parent. */
   route(node: string): Link | undefined {
+    // of two links to one peer (a client that reconnected while its old, half-open link lingers until
+    // the heartbeat drops it) the newer wins: links iterate in the order they were attached
     let best: Link | undefined
     for (const link of this.links) {
       const peer = link.peer
       if (node === peer || node.startsWith(`${peer}/`)) {
-        if (best === undefined || peer.length > best.peer.length) best = link
+        if (best === undefined || peer.length >= best.peer.length) best = link
       }
     }
     if (best !== undefined) return best
     for (const link of this.links) {
-      if (this.nodeId.startsWith(`${link.peer}/`)) return link
+      if (this.nodeId.startsWith(`${link.peer}/`)) best = link
     }
-    return undefined
+    return best
   }
 
   /** Sends a routed frame ([type, dst, src, ...]) towards its destination, or handles it here. */

@@ -252,6 +252,8 @@ class InboundStream {
 /** @internal */
 export class Link {
   status: "connecting" | "open" | "closed" = "connecting"
+  /** Whether the handshake ever completed (status says only where the link is now). */
+  opened = false
   /** The peer's node id (its label until the handshake). */
   peer: string
   /** Protocol names the peer allows us to spawn there. */
@@ -557,8 +559,12 @@ export class Link {
       const actorId = frame[1] as string
       const src = frame[5] as string | undefined
       if (src === undefined || src === this.options.host.system.router.nodeId) {
-        this.creditCasts(via === undefined ? actorId : `${via}\u0000${actorId}`, 1)
+        // after this flush: casts it lets go must not overtake frames of the batch being split
+        const key = via === undefined ? actorId : `${via}\u0000${actorId}`
+        queueMicrotask(() => this.creditCasts(key, 1))
       } else {
+        // a cast this node relays: it was counted onto this link, and will not be acknowledged through it
+        this.relayedCast(src, via ?? this.peer, actorId, -1)
         this.options.host.system.router.sendRouted([F.CAST_ACK, src, via ?? this.peer, actorId, 1])
       }
       this.runFork(
@@ -675,6 +681,7 @@ export class Link {
     this.peerKinds = (f[4] as Array<unknown>).filter((k): k is string => typeof k === "string")
     this.peerMaxFrame = f[5]
     this.status = "open"
+    this.opened = true
     this.options.host.system.router.attach(this)
     this.startHeartbeat()
     const waiters = this.openWaiters

@@ -191,7 +191,9 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
               )
             : peerDied(link, how)
         )
-        if (!closing) onDeath(node)
+        // one that never started is not a death to restart from: whoever waits for its handshake
+        // (the Layer, or the restart that started it) hears of it and decides
+        if (!closing && link.opened) onDeath(node)
       })
       link.start()
       return node
