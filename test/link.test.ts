@@ -203,6 +203,28 @@ describe("link", () => {
       }).pipe(Effect.provide(env))
   )
 
+  it.effect("of two links to one peer, routed frames take the newer (the older may be half-open)", () =>
+    Effect.gen(function* () {
+      const system = yield* ActorSystem.ActorSystem
+      const context = yield* Effect.context<never>()
+      const connect = () => {
+        const link = new Link(
+          { write: () => {}, close: () => {} },
+          { peerLabel: "client", host: { system, behaviours: new Map(), context } }
+        )
+        link.start()
+        link.receive(cbor.encode([[F.HELLO, F.MAGIC, F.VERSION, "client", []]]))
+        return link
+      }
+      const older = connect()
+      const newer = connect()
+      expect(system.router.route("client")).toBe(newer)
+      expect(system.router.route("client/worker-1.0")).toBe(newer)
+      newer.fail(ActorError.make(new ActorError.Disconnected({ node: "client", message: "dropped" })))
+      expect(system.router.route("client")).toBe(older)
+    }).pipe(Effect.provide(env))
+  )
+
   it.effect("closing a link fails what is pending on it with the closing error", () =>
     Effect.gen(function* () {
       const { client, pump } = yield* pair()
