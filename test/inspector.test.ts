@@ -503,7 +503,7 @@ describe("the page", () => {
     kinds: ["Calc"],
     actors: 3,
     omitted: 2,
-    links: [{ peer: "n-1/<i>w</i>", status: "open", pending: 4, inbound: 0, unsent: 0 }]
+    links: [{ peer: "n-1/<i>w</i>", status: "open", pending: 4, inbound: 0, unsent: 0, castsWaiting: 2 }]
   }
   const actor: Inspector.ActorView = {
     node: "n-1",
@@ -552,6 +552,7 @@ describe("the page", () => {
     expect(nodes).toContain("&lt;i&gt;w&lt;/i&gt;")
     expect(nodes).not.toContain("<i>")
     expect(nodes).toContain("4 awaiting reply")
+    expect(nodes).toContain("2 casts waiting for credit")
     expect(element("topics").innerHTML).toContain("news")
     expect(element("channels").innerHTML).toContain("no channels open")
     expect(element("summary").textContent).toContain("2 nodes (1 unresponsive) · 1 actor ·")

@@ -69,7 +69,9 @@ export const LinkReport = Schema.Struct({
   status: Schema.String,
   pending: Count,
   inbound: Count,
-  unsent: Count
+  unsent: Count,
+  /** Casters waiting for credit: the mailbox of an actor they cast to over this link is full. */
+  castsWaiting: Count
 })
 export type LinkReport = typeof LinkReport.Type
 

@@ -5,7 +5,7 @@
  */
 import { assert, expect, layer } from "@effect/vitest"
 import { Chunk, DateTime, Duration, Effect, Exit, Fiber, HashMap, type Layer, Option, Stream } from "effect"
-import { Actor, ActorError, type ActorRef, type Protocol } from "troupe"
+import { Actor, ActorError, type ActorRef, ActorSystem, type Protocol } from "troupe"
 import { CAST_WINDOW } from "../../src/internal/wire/frame.ts"
 import { DivideByZero, Gate, Person, Worker } from "../fixtures/spec-actors.ts"
 
@@ -236,6 +236,11 @@ export const behaviourSpec = (label: string, options: SpecOptions) => {
         )
         yield* until(Effect.sync(() => sent >= least))
         expect(sent).toBeLessThanOrEqual(most)
+        // the caster waits where a user can see it: on the link's diagnostics (and the inspector's page)
+        if (remote) {
+          const links = (yield* ActorSystem.ActorSystem).router.stats().linkDetail
+          expect(links.some((l) => l.endsWith(", 1 cast waiting for credit"))).toBe(true)
+        }
         yield* (yield* gate).open({ name })
         yield* bounded(Fiber.join(caster))
         expect(yield* Fiber.join(held)).toBe("held")

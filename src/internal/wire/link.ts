@@ -306,7 +306,15 @@ export class Link {
 
   /** What the link holds, for diagnostics: its requests in flight each way and frames not yet sent. */
   describe(): string {
-    return `${this.peer}: ${this.status}, ${this.pending.size} pending, ${this.inbound.size} inbound, ${this.outbox.length} unsent`
+    const waiting = this.castsWaiting()
+    return `${this.peer}: ${this.status}, ${this.pending.size} pending, ${this.inbound.size} inbound, ${this.outbox.length} unsent${waiting > 0 ? `, ${waiting} cast${waiting === 1 ? "" : "s"} waiting for credit` : ""}`
+  }
+
+  /** Casters waiting for their actor's window on this link to open (its mailbox over there is full). */
+  private castsWaiting(): number {
+    let n = 0
+    if (this.castWindows !== undefined) for (const w of this.castWindows.values()) n += w.waiters?.length ?? 0
+    return n
   }
 
   /** The same, as the inspector reports it. */
@@ -316,7 +324,8 @@ export class Link {
       status: this.status,
       pending: this.pending.size,
       inbound: this.inbound.size,
-      unsent: this.outbox.length
+      unsent: this.outbox.length,
+      castsWaiting: this.castsWaiting()
     }
   }
 

@@ -233,7 +233,8 @@ function nodeCard(n) {
   const links = (n.links || []).map((l) =>
     "<li>→ " + esc(l.peer) + ' <span class="' + (l.status === "open" ? "meta" : "bad") + '">' + esc(l.status) + "</span>" +
     (l.pending > 0 ? " · " + count(l.pending) + " awaiting reply" : "") + (l.inbound > 0 ? " · " + count(l.inbound) + " being handled" : "") +
-    (l.unsent > 0 ? " · " + plural(l.unsent, "frame") + " unsent" : "") + "</li>").join("");
+    (l.unsent > 0 ? " · " + plural(l.unsent, "frame") + " unsent" : "") +
+    (l.castsWaiting > 0 ? ' · <span class="bad">' + plural(l.castsWaiting, "cast") + " waiting for credit</span>" : "") + "</li>").join("");
   return '<div class="node up"><div class="head"><span class="id">' + esc(n.id) + '</span><span class="badge up">up</span></div>' +
     '<div class="meta">pid ' + esc(n.pid ?? "—") + " · up " + dur(n.uptime) + "</div>" +
     (n.memory ? '<div class="meta">heap ' + bytes(n.memory.heapUsed) + " · rss " + bytes(n.memory.rss) + "</div>" : "") +
