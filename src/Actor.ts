@@ -224,7 +224,9 @@ export const timeout =
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ActorError.ActorError, R> => {
     const millis = Duration.toMillis(Duration.fromInputUnsafe(duration))
     // the race runs `self` in a child fiber: marked, so that a call cycle through it is still found
-    return waitedFor(Effect.timeoutOrElse(self, { duration, orElse: () => Exit.fail(timeoutError(millis)) }))
+    return waitedFor(self, (raced) =>
+      Effect.timeoutOrElse(raced, { duration, orElse: () => Exit.fail(timeoutError(millis)) })
+    )
   }
 
 class TimeoutEndpoint implements ActorRef.Endpoint {
@@ -243,8 +245,8 @@ class TimeoutEndpoint implements ActorRef.Endpoint {
     this.location = inner.location
   }
   call(method: Method, payload: unknown) {
-    return waitedFor(
-      Effect.timeoutOrElse(this.inner.call(method, payload), {
+    return waitedFor(this.inner.call(method, payload), (raced) =>
+      Effect.timeoutOrElse(raced, {
         duration: this.duration,
         orElse: () => Exit.fail(timeoutError(this.millis, this.id, method.name))
       })

@@ -609,6 +609,8 @@ describe("call cycles", () => {
     answer: { payload: { peer: Schema.Unknown }, success: Schema.String },
     ping: { success: Schema.String },
     hang: { payload: { peer: Schema.Unknown } },
+    /** Forks a detached ping to itself under Actor.timeout, and returns without waiting for it. */
+    detached: {},
     stall: { payload: { peer: Schema.Unknown } }
   })
   type PeerRef = ActorRef.ActorRef<typeof Peer>
@@ -630,6 +632,13 @@ describe("call cycles", () => {
           },
           answer: ({ peer }) => outcome((peer as PeerRef).ping()),
           ping: () => Effect.succeed("pong"),
+          detached: () =>
+            Effect.asVoid(
+              Effect.forkDetach(
+                Effect.flatMap(outcome((ctx.self as PeerRef).ping()), (o) => Deferred.succeed(late, o)),
+                { startImmediately: true }
+              ).pipe(Actor.timeout("20 seconds"))
+            ),
           // interrupted (its caller gave up), it holds its actor until released
           hang: ({ peer }) =>
             (peer as PeerRef).stall({ peer: ctx.self }).pipe(Effect.onInterrupt(() => Deferred.await(release))),
@@ -659,6 +668,17 @@ describe("call cycles", () => {
       Effect.provide(layer(Deferred.makeUnsafe(), Deferred.makeUnsafe(), Deferred.makeUnsafe(), Deferred.makeUnsafe())),
       isolated
     )
+  )
+
+  it.effect("a fiber forked under Actor.timeout is not taken for one the handler waits for", () =>
+    Effect.gen(function* () {
+      const late = yield* Deferred.make<string>()
+      yield* Effect.gen(function* () {
+        const t = yield* Actor.spawn(Peer, { id: "t" })
+        yield* t.detached() // its ping is queued behind this very call, which does not wait for it
+        expect(yield* Deferred.await(late)).toBe("pong")
+      }).pipe(Effect.provide(layer(Deferred.makeUnsafe(), late, Deferred.makeUnsafe(), Deferred.makeUnsafe())))
+    }).pipe(isolated)
   )
 
   it.effect("a call from a handler whose caller gave up is not refused: no one waits for it any more", () =>

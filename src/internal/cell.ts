@@ -698,29 +698,53 @@ const tokenPrefix = randomId(8)
 let tokens = 0
 
 /**
- * The handler fiber that waits for a fiber Troupe forked on its behalf: `Actor.timeout` and a ref made by
- * `Actor.withTimeout` race the call in a child fiber, and mark the child with the fiber that waits for
- * the race, so that the chain goes on through it.
+ * Fibers that Troupe's own timeouts race a call in (`Actor.timeout`, refs made by `Actor.withTimeout`),
+ * each with the fiber that waits for the race. Marked by identity, not through the fiber's context: a
+ * fiber that the raced effect forks in turn inherits a context, but no one is known to wait for it.
  */
-export const WaitingFiber = Context.Service<{ readonly WaitingFiber: unique symbol }, Fiber.Fiber<unknown, unknown>>(
-  "troupe/WaitingFiber"
-)
+// Shared by every copy of Troupe in the thread: a host module may load another copy than the node's entry
+// point (seen under vitest, where a worker's host module resolved `troupe` to src/ and the entry to dist/)
+const racedFor: WeakMap<Fiber.Fiber<unknown, unknown>, Fiber.Fiber<unknown, unknown>> = ((globalThis as any)[
+  Symbol.for("troupe/racedFor")
+] ??= new WeakMap())
 
-/** The actor whose running sequential handler is `fiber` (or the fiber waiting for it), if it is one. */
+/** The actor whose running sequential handler is `fiber`, or waits for `fiber` (a race), if there is one. */
 const handlerCellOf = (fiber: Fiber.Fiber<unknown, unknown> | undefined): Cell | undefined => {
   if (fiber === undefined) return undefined
-  const own = Context.getOrUndefined(fiber.context, ActorContext) as { readonly cell?: unknown } | undefined
-  const cell = own?.cell
-  if (cell instanceof Cell && cell.handler === fiber) return cell
-  const waiting = Context.getOrUndefined(fiber.context, WaitingFiber)
-  return waiting !== undefined && waiting !== fiber ? handlerCellOf(waiting) : undefined
+  const cell = ownCellOf(fiber)
+  if (cell !== undefined) return cell
+  const waiting = racedFor.get(fiber)
+  return waiting !== undefined ? ownCellOf(waiting) : undefined
 }
 
-/** Runs `self` (which forks it) marked as waited for by the calling fiber (see WaitingFiber). */
-export const waitedFor = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withFiber((fiber) =>
-    Effect.provideService(self, WaitingFiber, Context.getOrUndefined(fiber.context, WaitingFiber) ?? fiber)
-  )
+const ownCellOf = (fiber: Fiber.Fiber<unknown, unknown>): Cell | undefined => {
+  const own = Context.getOrUndefined(fiber.context, ActorContext) as { readonly cell?: unknown } | undefined
+  const cell = own?.cell
+  return cell instanceof Cell && cell.handler === fiber ? cell : undefined
+}
+
+/**
+ * Runs `race(inner)`, where `race` runs `inner` in a fiber of its own (a timeout), marking that fiber as
+ * waited for by the calling fiber (or by the fiber that fiber was itself raced for), so that a call cycle
+ * through it is still found.
+ */
+export const waitedFor = <A, E, R, B, E2, R2>(
+  inner: Effect.Effect<A, E, R>,
+  race: (inner: Effect.Effect<A, E, R>) => Effect.Effect<B, E2, R2>
+): Effect.Effect<B, E2, R2> =>
+  Effect.withFiber((caller) => {
+    const waiting = racedFor.get(caller) ?? caller
+    return race(
+      Effect.withFiber((fiber) => {
+        if (fiber === caller) return inner
+        racedFor.set(fiber, waiting)
+        return Effect.ensuring(
+          inner,
+          Effect.sync(() => racedFor.delete(fiber))
+        )
+      })
+    )
+  })
 
 /**
  * Whether `env`, just queued at `target`, waits for the handler `target` is running while that handler

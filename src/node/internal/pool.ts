@@ -251,12 +251,19 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
         if (closing) return
         slot.generation++
         const nodeId = nodeIdOf(slot.index, slot.generation)
-        const node = startNode(nodeId, slot.index, () => restartLater(slot))
+        // only the slot's current node restarts it when it dies: this one is not current until it is open
+        const node = startNode(nodeId, slot.index, (dead) => {
+          if (slot.current === dead) restartLater(slot)
+        })
         // a pool that closes while the replacement starts must not leave it running
         const open = yield* Effect.exit(
           opened(node, nodeId).pipe(Effect.onInterrupt(() => Effect.sync(node.handle.kill)))
         )
-        if (Exit.isFailure(open)) {
+        if (Exit.isFailure(open) || node.link.status !== "open") {
+          // closed first: a handshake still on its way (a child's pipe is read after the kill) is dropped
+          node.link.fail(
+            ActorError.make(new ActorError.HostFailed({ node: nodeId, message: `${nodeId} did not start` }))
+          )
           node.handle.kill()
           return yield* replace(slot)
         }
@@ -297,7 +304,9 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
         step: undefined,
         done: false
       }
-      slot.current = startNode(nodeId, index, () => restartLater(slot))
+      slot.current = startNode(nodeId, index, (dead) => {
+        if (slot.current === dead) restartLater(slot)
+      })
       slots.push(slot)
     }
     yield* Scope.addFinalizer(
