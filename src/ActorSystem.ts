@@ -10,7 +10,7 @@ import * as ActorError from "./ActorError.ts"
 import * as ActorRef from "./ActorRef.ts"
 import type { Backend, SpawnOptions } from "./Backend.ts"
 import * as Behaviour from "./Behaviour.ts"
-import { Cell, Envelope, Admitted, WaitingForRoom, Full, closesCycle } from "./internal/cell.ts"
+import { Cell, Envelope, Admitted, WaitingForRoom, Full, closesCycle, waiterOf } from "./internal/cell.ts"
 import * as codec from "./internal/codec.ts"
 import { randomId } from "./internal/id.ts"
 import { Router } from "./internal/router.ts"
@@ -131,7 +131,7 @@ class LocalEndpoint implements ActorRef.Endpoint {
         // concurrent method too: nothing starts while a sequential handler runs, to keep arrival order)
         if (cell.current !== undefined && closesCycle(env, cell)) {
           cell.cancel(env)
-          const cycle = cell.handler !== caller
+          const cycle = cell.handler !== waiterOf(caller)
           const reason = new ActorError.Deadlock(
             cycle ? { actorId: cell.id, method: method.name, cycle } : { actorId: cell.id, method: method.name }
           )

@@ -609,6 +609,8 @@ describe("call cycles", () => {
     answer: { payload: { peer: Schema.Unknown }, success: Schema.String },
     ping: { success: Schema.String },
     hang: { payload: { peer: Schema.Unknown } },
+    /** Pings itself under Actor.timeout: how it is refused. */
+    selfPatient: { success: Schema.String },
     /** Forks a detached ping to itself under Actor.timeout, and returns without waiting for it. */
     detached: {},
     stall: { payload: { peer: Schema.Unknown } }
@@ -632,6 +634,13 @@ describe("call cycles", () => {
           },
           answer: ({ peer }) => outcome((peer as PeerRef).ping()),
           ping: () => Effect.succeed("pong"),
+          selfPatient: () =>
+            (ctx.self as PeerRef).ping().pipe(
+              Actor.timeout("20 seconds"),
+              Effect.catchReason("ActorError", "Deadlock", (d) =>
+                Effect.succeed(d.cycle === true ? "Deadlock (cycle)" : "Deadlock")
+              )
+            ),
           detached: () =>
             Effect.asVoid(
               Effect.forkDetach(
@@ -662,6 +671,8 @@ describe("call cycles", () => {
       expect(yield* a.ask({ peer: b, patient: false })).toBe("Deadlock")
       expect(yield* a.ask({ peer: b, patient: true })).toBe("Deadlock")
       expect(yield* Actor.withTimeout(a, "20 seconds").ping()).toBe("pong")
+      // its own actor, under a timeout: refused as a call to self, not as a cycle through others
+      expect(yield* a.selfPatient()).toBe("Deadlock")
       // not a cycle: b's call back to a comes from outside any waiting handler
       expect(yield* outcome(b.answer({ peer: a }))).toBe("pong")
     }).pipe(

@@ -80,6 +80,39 @@ for (const pool of pools) {
       }).pipe(Effect.provide(pool.layer({ respawn: true })))
     )
 
+    it.live("a replacement that dies while it respawns: the actors it had not reached come back on the next", () =>
+      Effect.gen(function* () {
+        const backend = (yield* pool.key) as PoolBackend
+        const n = 300
+        for (let i = 0; i < n; i++) yield* Actor.spawn(Worker, { id: `many-${i}`, backend: pool.key })
+        const [first] = yield* backend.nodes
+        yield* first!.kill
+        // the replacement becomes the slot's node, then respawns the 300 one by one: kill it meanwhile
+        const second = yield* bounded(
+          Effect.gen(function* () {
+            while (true) {
+              const [node] = yield* backend.nodes
+              if (node!.id === `${first!.id}~1`) return node!
+              yield* Effect.sleep("1 millis")
+            }
+          })
+        )
+        yield* second.kill
+        yield* eventually(
+          Effect.flatMap(backend.nodes, ([node]) =>
+            node!.alive && node!.id === `${first!.id}~2` ? Effect.void : Effect.fail("not yet")
+          )
+        )
+        const back = yield* eventually(
+          Effect.forEach(
+            Array.from({ length: n }, (_, i) => `many-${i}`),
+            (id) => Effect.flatMap(Actor.lookup(Worker, id, { backend: pool.key }), (ref) => ref.add({ a: 1, b: 1 }))
+          )
+        )
+        expect(back.length).toBe(n)
+      }).pipe(Effect.provide(pool.layer({ respawn: true })))
+    )
+
     it.live("with restart: false, a dead node stays dead and its actors' calls fail typed", () =>
       Effect.gen(function* () {
         const backend = (yield* pool.key) as PoolBackend

@@ -723,6 +723,10 @@ const ownCellOf = (fiber: Fiber.Fiber<unknown, unknown>): Cell | undefined => {
   return cell instanceof Cell && cell.handler === fiber ? cell : undefined
 }
 
+/** The fiber that waits for `fiber`: the one its race was started for, or itself. */
+export const waiterOf = (fiber: Fiber.Fiber<unknown, unknown> | undefined) =>
+  fiber === undefined ? undefined : (racedFor.get(fiber) ?? fiber)
+
 /**
  * Runs `race(inner)`, where `race` runs `inner` in a fiber of its own (a timeout), marking that fiber as
  * waited for by the calling fiber (or by the fiber that fiber was itself raced for), so that a call cycle
@@ -733,7 +737,7 @@ export const waitedFor = <A, E, R, B, E2, R2>(
   race: (inner: Effect.Effect<A, E, R>) => Effect.Effect<B, E2, R2>
 ): Effect.Effect<B, E2, R2> =>
   Effect.withFiber((caller) => {
-    const waiting = racedFor.get(caller) ?? caller
+    const waiting = waiterOf(caller)!
     return race(
       Effect.withFiber((fiber) => {
         if (fiber === caller) return inner

@@ -275,6 +275,8 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
               node.link.spawn(spec.protocol, id, spec.options.mailbox, true, spec.options.supervision)
             )
             if (Exit.isSuccess(exit)) follow(slot, node.link, spec, exit.value)
+            // the node died meanwhile: the rest are for the node that replaces it, not failures of their own
+            else if (node.link.status !== "open") break
             else slot.specs.delete(id)
           }
         }
