@@ -4,7 +4,8 @@
  * security option proven to be read.
  */
 import { afterAll, assert, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Redacted, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Redacted, Schedule, Stream } from "effect"
+import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -13,7 +14,7 @@ import { Remote, type RemoteOptions } from "troupe/node"
 import { Gate, Worker } from "./fixtures/spec-actors.ts"
 import { Unhosted } from "./fixtures/wire-actors.ts"
 import { behaviourSpec, reasonOf } from "./spec/behaviour.ts"
-import { fixture, runCli, serve } from "./support/serve.ts"
+import { cli, fixture, runCli, serve } from "./support/serve.ts"
 
 const secret = "correct horse battery staple"
 const secretDir = mkdtempSync(join(tmpdir(), "troupe-secret-"))
@@ -108,6 +109,49 @@ describe("remote: faults", () => {
       expect(error.message).toContain("shutting down")
       expect(yield* bounded(served.exited)).toBe(0)
       expect(served.output()).toContain("troupe serve: stopped")
+    })
+  )
+})
+
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe("remote: under npx", () => {
+  it.live("the server stops, cleanly, once its npx process is gone (npm passes no signal on)", () =>
+    Effect.gen(function* () {
+      // a stand-in for npm exec: a process that runs the CLI as its child, with npm's environment
+      const script = [
+        `const { spawn } = require("node:child_process")`,
+        `const args = ${JSON.stringify([cli, "serve", "--port", "0", fixture("wire-host.ts")])}`,
+        `const env = { ...process.env, npm_command: "exec" }`,
+        `delete env.TROUPE_SECRET`,
+        `const server = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], env })`,
+        `console.log("server pid " + server.pid)`
+      ].join("\n")
+      const npx = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] })
+      let output = ""
+      npx.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      const listening = Effect.suspend(() =>
+        output.includes("listening on")
+          ? Effect.succeed(Number(/server pid (\d+)/.exec(output)![1]))
+          : Effect.fail("not yet")
+      )
+      const pid = yield* bounded(Effect.retry(listening, Schedule.spaced("20 millis")))
+      npx.kill("SIGKILL")
+      yield* bounded(
+        Effect.retry(
+          Effect.suspend(() => (isRunning(pid) ? Effect.fail("still running") : Effect.void)),
+          Schedule.spaced("20 millis")
+        )
+      )
+      expect(output).toContain("troupe serve: its npx process is gone, shutting down")
+      expect(output).toContain("troupe serve: stopped")
     })
   )
 })

@@ -129,6 +129,15 @@ const serve = (args: Array<string>) => {
   }
   process.on("SIGINT", () => stop("SIGINT"))
   process.on("SIGTERM", () => stop("SIGTERM"))
+  // Under `npx` (npm exec) the server is npm's child, and npm does not pass a signal sent to its own pid
+  // on: a supervisor stopping `npx troupe serve` that way left the server running, adopted by init. Such
+  // a server lives as long as its npm process: it shuts down, cleanly, when that process is gone.
+  if (process.env["npm_command"] === "exec") {
+    const parent = process.ppid
+    setInterval(() => {
+      if (process.ppid !== parent) stop("its npx process is gone")
+    }, 250).unref()
+  }
   fiber.addObserver((exit) => {
     if (Exit.isFailure(exit) && !signalled) {
       const error = exit.cause.reasons.find((r) => r._tag === "Fail")
