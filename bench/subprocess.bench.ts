@@ -22,7 +22,7 @@ import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { Actor, ActorError } from "troupe"
 import { Subprocess } from "troupe/node"
-import { byId, effectCalls, promiseCalls, type CallDriver } from "./lib/drivers.ts"
+import { byId, effectCalls, effectCasts, promiseCalls, rawCasts, type CallDriver } from "./lib/drivers.ts"
 import {
   bar,
   expectEqual,
@@ -84,25 +84,10 @@ const { pipelined, sequential, idle } = await measureWire(systems, {
   idlePauseMs
 })
 
-const casts = await measureCasts(
+await measureCasts(
   [
-    [
-      troupe,
-      (n) =>
-        Effect.runPromise(
-          Effect.gen(function* () {
-            for (let i = 0; i < n; i++) yield* adder.note({ a: i, b: 1 })
-            return yield* adder.noted()
-          })
-        )
-    ],
-    [
-      rawName,
-      (n) => {
-        for (let i = 0; i < n; i++) rawChild.send({ id: 0, a: i, b: 1 })
-        return raw.call(-1, 0)
-      }
-    ]
+    [troupe, effectCasts((a, b) => adder.note({ a, b }), adder.noted())],
+    [rawName, rawCasts((m) => rawChild.send(m), raw.call)]
   ],
   troupe
 )
@@ -186,8 +171,6 @@ for (const p of sequential) {
     bar(`Troupe child sequential p50 ≤ 1.25× raw fork IPC's (${p.label})`, ratio <= 1.25, detail)
   } else console.log(`info: sequential p50, ${p.label}: ${detail} (not judged: placement differs by system)`)
 }
-const castRatio = pick(casts, troupe).perSec / pick(casts, rawName).perSec
-console.log(`info: casts, Troupe ÷ raw fork IPC one-way = ${formatRatio(castRatio)} (not a bar)`)
 const idleTroupe = idle.find((r) => r.name === troupe)!
 const idleRaw = idle.find((r) => r.name === rawName)!
 console.log(

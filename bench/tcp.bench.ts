@@ -32,7 +32,7 @@ import { connect } from "node:net"
 import { fileURLToPath } from "node:url"
 import { Actor } from "troupe"
 import { Remote } from "troupe/node"
-import { byId, effectCalls, promiseCalls, type CallDriver } from "./lib/drivers.ts"
+import { byId, effectCalls, effectCasts, promiseCalls, rawCasts, type CallDriver } from "./lib/drivers.ts"
 import { frameReader, frameWriter, makeCbor, type WriteMode } from "./lib/frames.ts"
 import { bar, expectEqual, formatRatio, formatUs, header, pick } from "./lib/harness.ts"
 import { forkServer as forkBenchServer, startTroupeServe, stopForked } from "./lib/serve.ts"
@@ -151,24 +151,11 @@ const { pipelined, sequential, idle } = await measureWire(systems, {
   idlePauseMs: 5
 })
 
-const rawCasts = (client: typeof rawOne) => (n: number) => {
-  for (let i = 0; i < n; i++) client.write({ id: 0, a: i, b: 1 })
-  return client.raw.call(-1, 0)
-}
-const casts = await measureCasts(
+await measureCasts(
   [
-    [
-      troupe,
-      (n) =>
-        Effect.runPromise(
-          Effect.gen(function* () {
-            for (let i = 0; i < n; i++) yield* adder.note({ a: i, b: 1 })
-            return yield* adder.noted()
-          })
-        )
-    ],
-    [rawOneName, rawCasts(rawOne)],
-    [rawBatchedName, rawCasts(rawBatched)]
+    [troupe, effectCasts((a, b) => adder.note({ a, b }), adder.noted())],
+    [rawOneName, rawCasts(rawOne.write, rawOne.raw.call)],
+    [rawBatchedName, rawCasts(rawBatched.write, rawBatched.raw.call)]
   ],
   troupe
 )
@@ -205,8 +192,6 @@ for (const p of sequential) {
     bar(`Troupe remote sequential p50 ≤ 1.25× raw TCP's (one write) (${p.label})`, ratio <= 1.25, detail)
   } else console.log(`info: sequential p50, ${p.label}: ${detail} (not judged: placement differs by system)`)
 }
-const castRatio = pick(casts, troupe).perSec / pick(casts, rawOneName).perSec
-console.log(`info: casts, Troupe ÷ raw TCP one-way (one write per message) = ${formatRatio(castRatio)} (not a bar)`)
 const idleTroupe = idle.find((r) => r.name === troupe)!
 const idleRaw = idle.find((r) => r.name === rawOneName)!
 console.log(

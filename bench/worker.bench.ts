@@ -35,7 +35,7 @@ import { Worker } from "node:worker_threads"
 import { Actor, ActorError } from "troupe"
 import { Workers } from "troupe/node"
 import { newWorkerThread, workerThreadIds } from "./lib/affinity.ts"
-import { byId, effectCalls, inFlight, promiseCalls, type CallDriver } from "./lib/drivers.ts"
+import { byId, effectCalls, effectCasts, inFlight, promiseCalls, rawCasts, type CallDriver } from "./lib/drivers.ts"
 import {
   bar,
   expectEqual,
@@ -150,25 +150,10 @@ const { pipelined, sequential, idle } = await measureWire(systems, {
   idlePauseMs
 })
 
-const casts = await measureCasts(
+await measureCasts(
   [
-    [
-      troupe,
-      (n) =>
-        Effect.runPromise(
-          Effect.gen(function* () {
-            for (let i = 0; i < n; i++) yield* adder.note({ a: i, b: 1 })
-            return yield* adder.noted()
-          })
-        )
-    ],
-    [
-      rawName,
-      (n) => {
-        for (let i = 0; i < n; i++) rawWorker.postMessage({ id: 0, a: i, b: 1 })
-        return raw.call(-1, 0)
-      }
-    ]
+    [troupe, effectCasts((a, b) => adder.note({ a, b }), adder.noted())],
+    [rawName, rawCasts((m) => rawWorker.postMessage(m), raw.call)]
   ],
   troupe
 )
@@ -262,8 +247,6 @@ for (const p of sequential) {
     bar(`Troupe worker sequential p50 ≤ 1.25× raw postMessage's (${p.label})`, ratio <= 1.25, detail)
   } else console.log(`info: sequential p50, ${p.label}: ${detail} (not judged: placement differs by system)`)
 }
-const castRatio = pick(casts, troupe).perSec / pick(casts, rawName).perSec
-console.log(`info: casts, Troupe ÷ raw postMessage one-way = ${formatRatio(castRatio)} (not a bar)`)
 const idleTroupe = idle.find((r) => r.name === troupe)!
 const idleRaw = idle.find((r) => r.name === rawName)!
 console.log(

@@ -12,6 +12,7 @@ import { Gate, Worker } from "./fixtures/spec-actors.ts"
 import { reasonOf } from "./spec/behaviour.ts"
 import { proxy } from "./support/proxy.ts"
 import { fixture, serve } from "./support/serve.ts"
+import { isRunning } from "./support/processes.ts"
 
 const host = new URL("./fixtures/wire-host.ts", import.meta.url)
 const secret = "failure tests"
@@ -30,15 +31,6 @@ const eventually = <A, E, R>(check: Effect.Effect<A, E, R>) =>
       }
     })
   )
-
-const isRunning = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 let ids = 0
 const fresh = (prefix: string) => `${prefix}-${++ids}`

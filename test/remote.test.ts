@@ -15,6 +15,7 @@ import { Gate, Worker } from "./fixtures/spec-actors.ts"
 import { Unhosted } from "./fixtures/wire-actors.ts"
 import { behaviourSpec, reasonOf } from "./spec/behaviour.ts"
 import { cli, fixture, runCli, serve } from "./support/serve.ts"
+import { isRunning } from "./support/processes.ts"
 
 const secret = "correct horse battery staple"
 const secretDir = mkdtempSync(join(tmpdir(), "troupe-secret-"))
@@ -112,15 +113,6 @@ describe("remote: faults", () => {
     })
   )
 })
-
-const isRunning = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe("remote: under npx", () => {
   it.live("the server stops, cleanly, once its npx process is gone (npm passes no signal on)", () =>

@@ -11,20 +11,12 @@ import { Shout } from "./fixtures/js-host.js"
 import { Gate, Worker } from "./fixtures/spec-actors.ts"
 import { Liar, Unhosted } from "./fixtures/wire-actors.ts"
 import { reasonOf } from "./spec/behaviour.ts"
+import { isRunning } from "./support/processes.ts"
 
 const host = new URL("./fixtures/wire-host.ts", import.meta.url)
 
 const bounded = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   self.pipe(Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.die("the wait timed out") }))
-
-const isRunning = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 interface BackendOptions {
   readonly host: URL

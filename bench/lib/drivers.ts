@@ -81,6 +81,25 @@ export const promiseCalls = (call: PromiseCall): CallDriver => ({
   sequential: async (n, recorder) => expectEqual("sequential sum", await promiseLoop(call, n, recorder), expectedSum(n))
 })
 
+/** Casts for `measureCasts`: `note(i, 1)` n times from one fiber, then the peer's total read by `noted`. */
+export const effectCasts =
+  (note: (a: number, b: number) => Effect.Effect<void, unknown>, noted: Effect.Effect<number, unknown>) =>
+  (n: number): Promise<number> =>
+    Effect.runPromise(
+      Effect.gen(function* () {
+        for (let i = 0; i < n; i++) yield* note(i, 1)
+        return yield* noted
+      })
+    )
+
+/** A raw peer's casts: n one-way messages (id 0, which the peer adds up), then the total (`a: -1`). */
+export const rawCasts =
+  (send: (message: { id: number; a: number; b: number }) => void, call: PromiseCall) =>
+  (n: number): Promise<number> => {
+    for (let i = 0; i < n; i++) send({ id: 0, a: i, b: 1 })
+    return call(-1, 0)
+  }
+
 /**
  * Replies matched by id, for the raw peers: `call` registers a resolver under a fresh id and sends;
  * the peer's `{ id, r }` reply resolves it. The resolvers sit in a ring of slots indexed by the id, not

@@ -83,6 +83,9 @@ export const measureCasts = async (
   printTable("casts from one caller, then one call answered after them; messages/s, median of 11 blocks", results, {
     ratios: [{ baseline: troupe, invert: true, label: "Troupe ÷ this" }]
   })
+  const peer = systems.find(([name]) => name !== troupe)![0]
+  const ratio = pick(results, troupe).perSec / pick(results, peer).perSec
+  console.log(`info: casts, Troupe ÷ ${peer} = ${formatRatio(ratio)} (not a bar)`)
   return results
 }
 

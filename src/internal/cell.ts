@@ -117,9 +117,7 @@ export class Cell {
   private head = 0
   private waiting: Array<Envelope> | undefined = undefined
   private busy = false
-  /** The fiber of the sequential handler running now, to tell a call from it to its own actor (a deadlock). */
-  handler: Fiber.Fiber<unknown, unknown> | undefined = undefined
-  /** The message that handler is handling. */
+  /** The message the sequential handler running now is handling (its fiber noted on it: `handler`). */
   current: Envelope | undefined = undefined
   private draining = false
   private building = true
@@ -593,7 +591,6 @@ export class Cell {
       this.running--
       if (!method.concurrent) {
         this.busy = false
-        this.handler = undefined
         this.current = undefined
       }
       return this.complete(env, exit)
@@ -605,7 +602,6 @@ export class Cell {
       this.running--
       if (!method.concurrent) {
         this.busy = false
-        this.handler = undefined
         this.current = undefined
       }
       env.fiber = undefined
@@ -615,10 +611,15 @@ export class Cell {
     })
   }
 
-  /** A sequential handler's Effect, noting its fiber as it starts (the fork may run it at once). */
+  /** The fiber of the sequential handler running now, to tell a call it waits for (a deadlock). */
+  get handler(): Fiber.Fiber<unknown, unknown> | undefined {
+    return this.current?.fiber
+  }
+
+  /** A sequential handler's Effect, noting its message and fiber as it starts (the fork may run it at once). */
   private marked(effect: Effect.Effect<unknown, unknown>, env: Envelope): Effect.Effect<unknown, unknown> {
     return Effect.withFiber((fiber) => {
-      this.handler = fiber
+      env.fiber = fiber
       this.current = env
       return effect
     })
@@ -691,9 +692,8 @@ export class Cell {
 // leaves for another node carries that chain as tokens naming the runs (CALL's 7th element), so that
 // cycles through workers, children and TCP peers are found too (Orleans finds them the same way).
 // Only fibers that are a handler's own count: a call from a forked fiber proves no one waits for it.
+// Chains longer than MAX_CHAIN are cut (a cycle past it is not found).
 
-// the longest chain followed or sent; longer ones are cut (a cycle past it is not found)
-const maxChain = MAX_CHAIN
 const tokenPrefix = randomId(8)
 let tokens = 0
 
@@ -758,7 +758,7 @@ export const closesCycle = (env: Envelope, target: Cell): boolean => {
   const running = target.current
   if (running === undefined || (env.state !== Queued && env.state !== Waiting)) return false
   let e = env
-  for (let hops = 0; hops < maxChain; hops++) {
+  for (let hops = 0; hops < MAX_CHAIN; hops++) {
     if (e.chain !== undefined) return running.token !== undefined && e.chain.includes(running.token)
     const cell = handlerCellOf(e.caller)
     if (cell === undefined) return false
@@ -774,14 +774,14 @@ export const closesCycle = (env: Envelope, target: Cell): boolean => {
 export const chainOf = (fiber: Fiber.Fiber<unknown, unknown> | undefined): Array<string> | undefined => {
   let out: Array<string> | undefined
   let f = fiber
-  while (out === undefined || out.length < maxChain) {
+  while (out === undefined || out.length < MAX_CHAIN) {
     const cell = handlerCellOf(f)
     if (cell === undefined) break
     const e = cell.current!
     if (e.state === Cancelled) break
     ;(out ??= []).push((e.token ??= tokenPrefix + (tokens++).toString(36)))
     if (e.chain !== undefined) {
-      for (let i = 0; i < e.chain.length && out.length < maxChain; i++) out.push(e.chain[i]!)
+      for (let i = 0; i < e.chain.length && out.length < MAX_CHAIN; i++) out.push(e.chain[i]!)
       break
     }
     f = e.caller

@@ -217,6 +217,10 @@ class PendingInspect {
 
 type Pending = PendingCall | PendingStream | PendingControl | PendingWatch | PendingInspect | Relayed
 
+/** The key of an actor's cast window: its id on the peer, or node + NUL + id beyond it. */
+const castKey = (node: string | undefined, actorId: string): string =>
+  node === undefined ? actorId : `${node}\u0000${actorId}`
+
 /**
  * The casts to one actor sent on a link and not yet acknowledged (F.CAST_ACK), and the casters waiting
  * for credit, each with its frame, in the order they cast.
@@ -569,7 +573,7 @@ export class Link {
       const src = frame[5] as string | undefined
       if (src === undefined || src === this.options.host.system.router.nodeId) {
         // after this flush: casts it lets go must not overtake frames of the batch being split
-        const key = via === undefined ? actorId : `${via}\u0000${actorId}`
+        const key = castKey(via, actorId)
         queueMicrotask(() => this.creditCasts(key, 1))
       } else {
         // a cast this node relays: it was counted onto this link, and will not be acknowledged through it
@@ -842,7 +846,7 @@ export class Link {
         via === undefined
           ? [F.CAST, actorId, incarnation, method.name, encoded.value]
           : [F.CAST, actorId, incarnation, method.name, encoded.value, this.options.host.system.router.nodeId]
-      const key = via === undefined ? actorId : `${via}\u0000${actorId}`
+      const key = castKey(via, actorId)
       if (this.sendCast(key, frame, via)) return Exit.void
       // the fiber may yield before it waits, and credit come meanwhile: the callback looks again
       return Effect.callback<void, ActorError.ActorError>((resume) => {
@@ -906,7 +910,7 @@ export class Link {
    */
   private ackCast(caster: string | undefined, actorId: string): void {
     if (this.status === "closed") return
-    const key = caster === undefined ? actorId : `${caster}\u0000${actorId}`
+    const key = castKey(caster, actorId)
     const acks = (this.castAcks ??= new Map())
     let owed = this.lastAckKey === key ? this.lastAck : undefined
     if (owed === undefined) {
@@ -941,7 +945,7 @@ export class Link {
   private onCastAck(f: Array<any>): void {
     if (f.length === 3) return this.creditCasts(f[1], f[2])
     const router = this.options.host.system.router
-    if (f[1] === router.nodeId) return this.creditCasts(`${f[2]}\u0000${f[3]}`, f[4])
+    if (f[1] === router.nodeId) return this.creditCasts(castKey(f[2], f[3]), f[4])
     this.relayedCast(f[1], f[2], f[3], -f[4])
     const next = router.route(f[1])
     if (next !== undefined && next !== this) next.send(f)
@@ -949,7 +953,7 @@ export class Link {
 
   /** Counts casts relayed onto this link (n > 0) or acknowledged back through it (n < 0). */
   private relayedCast(caster: string, node: string, actorId: string, n: number): void {
-    const key = `${caster}\u0000${node}\u0000${actorId}`
+    const key = `${caster}\u0000${castKey(node, actorId)}`
     const relayed = (this.relayedCasts ??= new Map())
     const entry = relayed.get(key)
     if (entry === undefined) {

@@ -150,7 +150,9 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
     const slots: Array<Slot> = []
     // restarts under way, interrupted if the pool closes meanwhile (a backoff must not outlive it)
     const restarting = new Set<Fiber.Fiber<void>>()
-    const restartLater = (slot: Slot) => {
+    // only the slot's current node restarts it when it dies: a replacement is not current until it is open
+    const restartLater = (slot: Slot) => (dead: Node) => {
+      if (slot.current !== dead) return
       const fiber = runFork(replace(slot))
       restarting.add(fiber)
       fiber.addObserver(() => restarting.delete(fiber))
@@ -251,10 +253,7 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
         if (closing) return
         slot.generation++
         const nodeId = nodeIdOf(slot.index, slot.generation)
-        // only the slot's current node restarts it when it dies: this one is not current until it is open
-        const node = startNode(nodeId, slot.index, (dead) => {
-          if (slot.current === dead) restartLater(slot)
-        })
+        const node = startNode(nodeId, slot.index, restartLater(slot))
         // a pool that closes while the replacement starts must not leave it running
         const open = yield* Effect.exit(
           opened(node, nodeId).pipe(Effect.onInterrupt(() => Effect.sync(node.handle.kill)))
@@ -306,9 +305,7 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
         step: undefined,
         done: false
       }
-      slot.current = startNode(nodeId, index, (dead) => {
-        if (slot.current === dead) restartLater(slot)
-      })
+      slot.current = startNode(nodeId, index, restartLater(slot))
       slots.push(slot)
     }
     yield* Scope.addFinalizer(
