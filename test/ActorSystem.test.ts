@@ -17,6 +17,7 @@ const reasonOf = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
 /** A protocol whose handlers can be held at a gate, to observe the mailbox while the actor is busy. */
 const Gated = Actor.make("Gated", {
   hold: { payload: { tag: Schema.String }, success: Schema.String },
+  holdConcurrently: { payload: { tag: Schema.String }, success: Schema.String, concurrent: true },
   note: { payload: { tag: Schema.String }, cast: true },
   echo: { payload: { tag: Schema.String }, success: Schema.String },
   log: { success: Schema.Array(Schema.String) },
@@ -41,17 +42,19 @@ const makeGated = Effect.gen(function* () {
       inside--
       return n
     })
+  const hold = (tag: string) =>
+    Effect.gen(function* () {
+      yield* Deferred.succeed(entered, undefined)
+      yield* gate.await
+      yield* Ref.update(handled, (h) => [...h, tag])
+      return tag
+    }).pipe(Effect.onInterrupt(() => Ref.update(interrupted, (h) => [...h, tag])))
   const layer = Gated.toLayer(
     Effect.gen(function* () {
       yield* Effect.addFinalizer(() => Ref.set(finalized, true))
       return Gated.of({
-        hold: ({ tag }) =>
-          Effect.gen(function* () {
-            yield* Deferred.succeed(entered, undefined)
-            yield* gate.await
-            yield* Ref.update(handled, (h) => [...h, tag])
-            return tag
-          }).pipe(Effect.onInterrupt(() => Ref.update(interrupted, (h) => [...h, tag]))),
+        hold: ({ tag }) => hold(tag),
+        holdConcurrently: ({ tag }) => hold(tag),
         note: ({ tag }) => Ref.update(handled, (h) => [...h, tag]),
         echo: ({ tag }) => Ref.update(handled, (h) => [...h, tag]).pipe(Effect.as(tag)),
         log: () => Ref.get(handled),
@@ -255,6 +258,25 @@ describe("in-process actors", () => {
         expect(yield* Ref.get(g.finalized)).toBe(true)
         expect(reasonOf(yield* Effect.exit(ref.echo({ tag: "late" })))).toBe("Stopped")
       }).pipe(Effect.provide(g.layer))
+    }).pipe(isolated)
+  )
+
+  it.effect("kill reaches a handler that woke the killer before its fork returned", () =>
+    Effect.gen(function* () {
+      // The handler's first step completes a Deferred the test waits on, and Effect resumes a waiter
+      // synchronously: the test's kill runs inside the handler's fork, before the fork has returned.
+      for (const method of ["hold", "holdConcurrently"] as const) {
+        const g = yield* makeGated
+        yield* Effect.gen(function* () {
+          const ref = yield* Actor.spawn(Gated, { id: `woken-${method}` })
+          const call = yield* Effect.forkChild(ref[method]({ tag: method }))
+          yield* Deferred.await(g.entered)
+          yield* Actor.kill(ref)
+          expect(reasonOf(yield* Fiber.await(call))).toBe("Killed")
+          expect(yield* Ref.get(g.interrupted)).toEqual([method])
+          expect(yield* Ref.get(g.finalized)).toBe(true)
+        }).pipe(Effect.provide(g.layer))
+      }
     }).pipe(isolated)
   )
 

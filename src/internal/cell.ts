@@ -222,7 +222,8 @@ export class Cell {
     this.scope = scope
     this.context = Context.add(base, Scope.Scope, scope)
     this.building = true
-    const fiber = this.fork(build)
+    // tracked as it starts (see `marked`): a kill from a fiber the build wakes must reach it
+    const fiber = this.fork(Effect.withFiber((self) => (this.track(self), build)))
     const finished = (exit: Exit.Exit<object, unknown>) => {
       this.fibers?.delete(fiber)
       this.building = false
@@ -230,7 +231,6 @@ export class Cell {
     }
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) return finished(exit)
-    this.track(fiber)
     fiber.addObserver(finished)
   }
 
@@ -585,18 +585,18 @@ export class Cell {
     // counted as running before the fiber starts: a handler that stops its own actor must not see it idle
     this.running++
     if (!method.concurrent) this.busy = true
-    const fiber = this.fork(method.concurrent ? effect : this.marked(effect, env))
+    const fiber = this.fork(this.marked(effect, env, method.concurrent))
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
+      this.fibers!.delete(fiber)
       this.running--
       if (!method.concurrent) {
         this.busy = false
         this.current = undefined
       }
+      env.fiber = undefined
       return this.complete(env, exit)
     }
-    env.fiber = fiber
-    this.track(fiber)
     fiber.addObserver((exit) => {
       this.fibers?.delete(fiber)
       this.running--
@@ -616,11 +616,20 @@ export class Cell {
     return this.current?.fiber
   }
 
-  /** A sequential handler's Effect, noting its message and fiber as it starts (the fork may run it at once). */
-  private marked(effect: Effect.Effect<unknown, unknown>, env: Envelope): Effect.Effect<unknown, unknown> {
+  /**
+   * A handler's Effect, noting its fiber (and a sequential one's message) as it starts, not once the fork
+   * returns: the fork runs it at once, and a fiber it wakes (a Deferred it completes resumes its waiter
+   * synchronously) may kill the actor, or give up the call, before the fork has returned.
+   */
+  private marked(
+    effect: Effect.Effect<unknown, unknown>,
+    env: Envelope,
+    concurrent: boolean
+  ): Effect.Effect<unknown, unknown> {
     return Effect.withFiber((fiber) => {
       env.fiber = fiber
-      this.current = env
+      this.track(fiber)
+      if (!concurrent) this.current = env
       return effect
     })
   }
