@@ -10,7 +10,16 @@ import * as ActorError from "./ActorError.ts"
 import * as ActorRef from "./ActorRef.ts"
 import type { Backend, SpawnOptions } from "./Backend.ts"
 import * as Behaviour from "./Behaviour.ts"
-import { Cell, Envelope, Admitted, WaitingForRoom, Full, closesCycle, waiterOf } from "./internal/cell.ts"
+import {
+  Cell,
+  type CellHost,
+  Envelope,
+  Admitted,
+  WaitingForRoom,
+  Full,
+  closesCycle,
+  waiterOf
+} from "./internal/cell.ts"
 import * as codec from "./internal/codec.ts"
 import { randomId } from "./internal/id.ts"
 import { Router } from "./internal/router.ts"
@@ -286,13 +295,27 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
 
   // recent terminations by incarnation, so that a watch arriving after the end still learns how it ended
   const tombstones = new Map<number, Termination>()
-  const onTerminated = (cell: Cell) => {
-    if (cells.get(cell.id) === cell) cells.delete(cell.id)
-    const termination = cell.terminationOf
-    if (termination !== undefined && termination._tag !== "Stopped") {
-      tombstones.set(cell.incarnation, termination)
-      if (tombstones.size > 4096) tombstones.delete(tombstones.keys().next().value!)
-    }
+  const host: CellHost = {
+    terminated: (cell) => {
+      if (cells.get(cell.id) === cell) cells.delete(cell.id)
+      const termination = cell.terminationOf
+      if (termination !== undefined && termination._tag !== "Stopped") {
+        tombstones.set(cell.incarnation, termination)
+        if (tombstones.size > 4096) tombstones.delete(tombstones.keys().next().value!)
+      }
+    },
+    dropped: (cell, env, error) =>
+      router.deadLetter(
+        () => ({
+          kind: "cast",
+          target: cell.id,
+          name: `${cell.protocol.name}.${env.method.name}`,
+          reason: error.reason._tag,
+          message: error.message,
+          from: env.from ?? nodeId
+        }),
+        (effect) => cell.fork(effect)
+      )
   }
 
   // the behaviour's services plus this system, built once per behaviour and shared by its actors
@@ -316,7 +339,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
       protocol,
       spawnOptions.mailbox?.capacity ?? capacity,
       spawnOptions.mailbox?.overflow ?? overflow,
-      onTerminated
+      host
     )
     cell.supervision = spawnOptions.supervision
     if (metered) cell.metered()

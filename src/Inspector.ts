@@ -86,6 +86,8 @@ export interface NodeUp {
   readonly actors: number
   readonly omitted: number
   readonly links: ReadonlyArray<LinkReport>
+  /** Messages it dropped with no sender to tell, since it started (see `DeadLetter`). */
+  readonly deadLetters: number
 }
 
 /** A node that did not answer in time, or whose link failed: its actors are missing from this sample. */
@@ -251,7 +253,10 @@ const topicMetrics = {
 }
 const nodeMetrics = {
   actors: Metric.gauge("troupe_node_actors", { description: "Actors alive on a node" }),
-  heap: Metric.gauge("troupe_node_heap_used_bytes", { description: "JavaScript heap in use on a node" })
+  heap: Metric.gauge("troupe_node_heap_used_bytes", { description: "JavaScript heap in use on a node" }),
+  deadLetters: Metric.counter("troupe_node_dead_letters_total", {
+    description: "Messages a node dropped with no sender to tell"
+  })
 }
 
 /**
@@ -370,7 +375,8 @@ class Series {
       live.add(key)
       this.ensure(key, n, { node: n.id }, [
         [nodeMetrics.actors, (v: NodeUp) => gauge(v.actors)],
-        [nodeMetrics.heap, (v: NodeUp) => gauge(v.memory?.heapUsed ?? 0)]
+        [nodeMetrics.heap, (v: NodeUp) => gauge(v.memory?.heapUsed ?? 0)],
+        [nodeMetrics.deadLetters, (v: NodeUp) => counter(v.deadLetters)]
       ])
     }
     for (const key of Array.from(this.mine)) if (!live.has(key)) this.drop(key)

@@ -372,7 +372,8 @@ describe("rates", () => {
     ],
     channels: [],
     topics: [],
-    links: []
+    links: [],
+    deadLetters: 0
   })
   const throughputs = (rates: Rates, samples: ReadonlyArray<readonly [number, number]>) =>
     samples.map(([at, n]) => rates.view([report(at, n)], at, 1000).actors[0]!.throughput)
@@ -503,7 +504,8 @@ describe("the page", () => {
     kinds: ["Calc"],
     actors: 3,
     omitted: 2,
-    links: [{ peer: "n-1/<i>w</i>", status: "open", pending: 4, inbound: 0, unsent: 0, castsWaiting: 2 }]
+    links: [{ peer: "n-1/<i>w</i>", status: "open", pending: 4, inbound: 0, unsent: 0, castsWaiting: 2 }],
+    deadLetters: 5
   }
   const actor: Inspector.ActorView = {
     node: "n-1",
@@ -553,6 +555,7 @@ describe("the page", () => {
     expect(nodes).not.toContain("<i>")
     expect(nodes).toContain("4 awaiting reply")
     expect(nodes).toContain("2 casts waiting for credit")
+    expect(nodes).toContain("5 dead letters")
     expect(element("topics").innerHTML).toContain("news")
     expect(element("channels").innerHTML).toContain("no channels open")
     expect(element("summary").textContent).toContain("2 nodes (1 unresponsive) · 1 actor ·")

@@ -46,11 +46,21 @@ export class Envelope {
   chain: ReadonlyArray<string> | undefined = undefined
   /** This message's handler run, named once a call it makes leaves for another node. */
   token: string | undefined = undefined
+  /** The node a cast came from, when it came over the wire (for dead letters). */
+  from: string | undefined = undefined
   constructor(method: Method, payload: unknown, reply: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined) {
     this.method = method
     this.payload = payload
     this.reply = reply
   }
+}
+
+/** What a cell tells its system; one object shared by the actors of a system. */
+export interface CellHost {
+  /** Called once when the actor has terminated (after finalizers). */
+  terminated(cell: Cell): void
+  /** A cast is dropped with no sender to tell: it was still queued when the actor was killed or failed. */
+  dropped(cell: Cell, env: Envelope, error: ActorError.ActorError): void
 }
 
 /** What `send` did with a message: in the mailbox; waiting for room (`onAdmit` follows); refused. */
@@ -147,26 +157,20 @@ export class Cell {
   readonly protocol: Protocol.Any
   readonly capacity: number
   readonly overflow: "suspend" | "fail"
-  /** Called once when the actor has terminated (after finalizers); shared by the actors of a system. */
-  private readonly onTerminated: (cell: Cell) => void
+  private readonly host: CellHost
 
-  constructor(
-    id: string,
-    protocol: Protocol.Any,
-    capacity: number,
-    overflow: "suspend" | "fail",
-    onTerminated: (cell: Cell) => void
-  ) {
+  constructor(id: string, protocol: Protocol.Any, capacity: number, overflow: "suspend" | "fail", host: CellHost) {
     this.id = id
     this.incarnation = ++incarnations
     this.protocol = protocol
     this.capacity = capacity
     this.overflow = overflow
-    this.onTerminated = onTerminated
+    this.host = host
   }
 
-  private fork<A, E>(effect: Effect.Effect<A, E, never>): Fiber.Fiber<A, E> {
-    return Effect.runForkWith(this.context!)(effect)
+  /** Runs an effect with the actor's services (its logger...), or the default ones before it has any. */
+  fork<A, E>(effect: Effect.Effect<A, E, never>): Fiber.Fiber<A, E> {
+    return this.context === undefined ? Effect.runFork(effect) : Effect.runForkWith(this.context)(effect)
   }
 
   private schedule(task: () => void): void {
@@ -420,7 +424,8 @@ export class Cell {
     for (const env of queue) {
       if (env !== undefined && env.state === Queued) {
         env.state = Done
-        env.reply?.(exit)
+        if (env.reply !== undefined) env.reply(exit)
+        else this.host.dropped(this, env, error)
       }
     }
     if (waiting !== undefined)
@@ -454,7 +459,7 @@ export class Cell {
     this.status = Terminated
     this.termination = termination
     const notify = () => {
-      this.onTerminated(this)
+      this.host.terminated(this)
       const observers = this.observers
       this.observers = undefined
       if (observers !== undefined) for (const cb of observers) cb(termination)

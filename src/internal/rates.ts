@@ -59,7 +59,8 @@ export class Rates {
         kinds: r.kinds,
         actors: r.actors.length + r.omitted,
         omitted: r.omitted,
-        links: r.links
+        links: r.links,
+        deadLetters: r.deadLetters
       })
       for (const a of r.actors) {
         const key = `${r.node}\u0000${a.id}\u0000${a.incarnation}`

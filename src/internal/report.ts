@@ -89,7 +89,9 @@ export const NodeReport = Schema.Struct({
   omitted: Count,
   channels: Schema.Array(ChannelReport),
   topics: Schema.Array(TopicReport),
-  links: Schema.Array(LinkReport)
+  links: Schema.Array(LinkReport),
+  /** Messages the node dropped with no sender to tell (see DeadLetter.ts). */
+  deadLetters: Count
 })
 export type NodeReport = typeof NodeReport.Type
 

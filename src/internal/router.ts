@@ -13,6 +13,7 @@ import type { NodeReport } from "./report.ts"
 import * as F from "./wire/frame.ts"
 import * as codec from "./codec.ts"
 import type { Schema } from "effect"
+import { DeadLetter, type Letter, logged, subject as deadLetterSubject } from "./deadletters.ts"
 
 /** A channel or topic as the router sees it: a name and the Schema of its messages. */
 export interface Subject {
@@ -196,6 +197,8 @@ export class Router {
   private readonly pendingOpens = new Map<number, (exit: Exit.Exit<number, ActorError.ActorError>) => void>()
   private nextOpen = 0
   private readonly topics = new Map<string, TopicState>()
+  /** Messages this node dropped with no sender left to tell (see deadletters.ts). */
+  deadLetters = 0
   /** Subjects by name, as declared in this process (to decode what arrives for them). */
   private readonly subjects: (name: string, kind: "channel" | "topic") => Subject | undefined
 
@@ -248,7 +251,7 @@ export class Router {
   }
 
   /** The channels and topics of this node, and its links, as the inspector reports them. */
-  report(): Pick<NodeReport, "channels" | "topics" | "links"> {
+  report(): Pick<NodeReport, "channels" | "topics" | "links" | "deadLetters"> {
     return {
       channels: Array.from(this.inboxes.values(), (inbox) => ({
         name: inbox.subject.name,
@@ -265,7 +268,8 @@ export class Router {
         publications: t.publications,
         deliveries: t.deliveries
       })),
-      links: Array.from(this.links, (link) => link.report())
+      links: Array.from(this.links, (link) => link.report()),
+      deadLetters: this.deadLetters
     }
   }
 
@@ -433,10 +437,30 @@ export class Router {
       }
       case F.CH_MSG: {
         const inbox = this.inboxes.get(frame[3])
-        if (inbox === undefined || inbox.closed) return this.sendRouted([F.CH_CLOSED, frame[2], this.nodeId, frame[3]])
+        if (inbox === undefined || inbox.closed) {
+          this.deadLetter(() => ({
+            kind: "channel",
+            target: String(frame[3]),
+            name: "",
+            reason: "ChannelClosed",
+            message: "the inbox had closed",
+            from: String(frame[2])
+          }))
+          return this.sendRouted([F.CH_CLOSED, frame[2], this.nodeId, frame[3]])
+        }
         const decoded = codec.decodeWith(inbox.subject.schema, frame[4])
         // a message that fails the channel's Schema is dropped; its credit comes back at once
-        if (Exit.isFailure(decoded)) return this.sendRouted([F.CH_ACK, frame[2], this.nodeId, frame[3], 1])
+        if (Exit.isFailure(decoded)) {
+          this.deadLetter(() => ({
+            kind: "channel",
+            target: inbox.id,
+            name: inbox.subject.name,
+            reason: "DecodeError",
+            message: issueOf(decoded),
+            from: String(frame[2])
+          }))
+          return this.sendRouted([F.CH_ACK, frame[2], this.nodeId, frame[3], 1])
+        }
         Queue.offerUnsafe(inbox.queue, { value: decoded.value, from: frame[2] })
         return
       }
@@ -476,6 +500,19 @@ export class Router {
     if (inbox.closed) return
     inbox.closed = true
     this.inboxes.delete(inbox.id)
+    // what the receiver left unread is lost to senders who were told it was sent
+    for (let item = Queue.takeUnsafe(inbox.queue); item !== undefined && Exit.isSuccess(item);) {
+      const from = item.value.from ?? this.nodeId
+      this.deadLetter(() => ({
+        kind: "channel",
+        target: inbox.id,
+        name: inbox.subject.name,
+        reason: "ChannelClosed",
+        message: "unread when the inbox closed",
+        from
+      }))
+      item = Queue.takeUnsafe(inbox.queue)
+    }
     Queue.failCauseUnsafe(inbox.queue, Cause.fail(closedChannel(inbox.subject.name)))
     inbox.roomWaiters.wakeAll(false)
     for (const node of inbox.senders) this.sendRouted([F.CH_CLOSED, node, this.nodeId, inbox.id])
@@ -617,6 +654,46 @@ export class Router {
         link.send([F.T_UNSUB, topic.subject.name])
       }
     }
+  }
+
+  /**
+   * A message dropped with nobody to tell: counted, logged while there are few (`log` runs the warning
+   * with the caller's services), and published to whoever subscribed to dead letters, without waiting.
+   */
+  deadLetter(describe: () => Letter, log: (effect: Effect.Effect<void>) => unknown = Effect.runFork): void {
+    const n = ++this.deadLetters
+    const topic = this.topics.get(deadLetterSubject.name)
+    // past the few it logs, a node with no one to hand the letter to only counts: it is never built
+    const wanted = topic !== undefined && (topic.subscribers.size > 0 || this.hasCredit(topic))
+    if (n > logged && !wanted) return
+    const letter = describe()
+    if (n <= logged) {
+      const from = letter.from === null ? "" : ` from ${letter.from}`
+      const more = n === logged ? " (further dead letters are counted, not logged: see the inspector)" : ""
+      const what = `${letter.kind} ${letter.name || "(an inbox that closed)"} to "${letter.target}"${from}`
+      log(
+        Effect.logWarning(`troupe: dead letter on ${this.nodeId}: ${what}: ${letter.reason}: ${letter.message}${more}`)
+      )
+    }
+    if (!wanted) return
+    const value = new DeadLetter({ ...letter, node: this.nodeId, at: Date.now() })
+    const encoded = codec.encodeWith(DeadLetter, value)
+    if (Exit.isFailure(encoded)) return
+    // a publication that never waits: a full subscriber buffer, or a neighbour out of credit, misses it
+    topic.publications++
+    for (const subscriber of topic.subscribers) if (Queue.offerUnsafe(subscriber.queue, value)) topic.deliveries++
+    for (const [link, interest] of topic.interested) {
+      if (interest.credit > 0 && interest.waiters.size === 0) {
+        interest.credit--
+        link.send([F.T_PUB, topic.subject.name, encoded.value])
+      }
+    }
+  }
+
+  private hasCredit(topic: TopicState): boolean {
+    for (const interest of topic.interested.values())
+      if (interest.credit > 0 && interest.waiters.size === 0) return true
+    return false
   }
 
   /** A local subscription: a buffer with its own policy, registered until the scope closes. */

@@ -580,9 +580,12 @@ export class Link {
         this.relayedCast(src, via ?? this.peer, actorId, -1)
         this.options.host.system.router.sendRouted([F.CAST_ACK, src, via ?? this.peer, actorId, 1])
       }
-      this.runFork(
-        Effect.logWarning(`troupe: a cast to "${String(frame[1])}" (${String(frame[3])}) was dropped: ${message}`)
-      )
+      this.dropCast(actorId, src ?? this.options.host.system.nodeId, () => ({
+        name: String(frame[3]),
+        error: ActorError.make(
+          new ActorError.DecodeError({ actorId, method: String(frame[3]), part: "payload", message })
+        )
+      }))
     } else {
       const name = F.names[type as number] ?? String(type)
       this.fail(ActorError.make(new ActorError.ProtocolError({ node: this.peer, message: `${name}: ${message}` })))
@@ -1144,6 +1147,10 @@ export class Link {
     if (next === undefined || next === this || next.status !== "open") {
       // a session of a served client routes nowhere but back to it: its refs reach only its own tree
       if (type === F.CAST && request[5] !== undefined) {
+        this.dropCast(request[1], request[5], () => ({
+          name: String(request[3]),
+          error: ActorError.make(new ActorError.Unreachable({ node: dst, message: `no route to node ${dst}` }))
+        }))
         return system.router.sendRouted([F.CAST_ACK, request[5], dst, request[1], 1])
       }
       return this.answerUnreachable(type, request[1], dst)
@@ -1257,13 +1264,61 @@ export class Link {
 
   private onCast(actorId: string, incarnation: number, methodName: string, payload: unknown, src?: string): void {
     // acknowledged once it is in the mailbox, or at once if it never will be: the caster's credit
+    const from = src ?? this.peer
     const target = this.target(F.REPLY, -1, actorId, incarnation, methodName, "cast")
-    if (target === undefined) return this.ackCast(src, actorId)
-    const decoded = codec.decode(actorId, target.method, "payload", payload)
-    if (Exit.isFailure(decoded)) return this.ackCast(src, actorId)
-    const env = new Envelope(target.method, decoded.value, undefined)
-    if (target.cell.send(env) === WaitingForRoom) env.onAdmit = () => this.ackCast(src, actorId)
-    else this.ackCast(src, actorId)
+    if (target === undefined) {
+      const cell = this.options.host.system.cellOf(actorId)
+      this.dropCast(actorId, from, () =>
+        cell === undefined || cell.incarnation !== incarnation
+          ? { name: methodName, error: ActorError.make(new ActorError.Stopped({ actorId })) }
+          : {
+              name: `${cell.protocol.name}.${methodName}`,
+              error: ActorError.make(
+                new ActorError.UnknownMethod({ actorId, protocol: cell.protocol.name, method: methodName })
+              )
+            }
+      )
+      return this.ackCast(src, actorId)
+    }
+    const { cell, method } = target
+    const name = () => `${cell.protocol.name}.${methodName}`
+    const decoded = codec.decode(actorId, method, "payload", payload)
+    if (Exit.isFailure(decoded)) {
+      this.dropCast(actorId, from, () => ({ name: name(), error: failureOf(decoded) }))
+      return this.ackCast(src, actorId)
+    }
+    const env = new Envelope(method, decoded.value, undefined)
+    env.from = from
+    const sent = cell.send(env)
+    if (sent === WaitingForRoom) {
+      env.onAdmit = (ok) => {
+        if (!ok) this.dropCast(actorId, from, () => ({ name: name(), error: cell.stoppedError }))
+        this.ackCast(src, actorId)
+      }
+      return
+    }
+    if (sent !== Admitted) {
+      this.dropCast(actorId, from, () => ({
+        name: name(),
+        error: sent === Full ? mailboxFull(cell) : cell.stoppedError
+      }))
+    }
+    this.ackCast(src, actorId)
+  }
+
+  /**
+   * A cast dropped on its way or at its actor, with no caster to tell: a dead letter. What it was and why
+   * is worked out only if the letter is logged or published: a flood of refused casts costs a count.
+   */
+  private dropCast(
+    actorId: string,
+    from: string,
+    what: () => { readonly name: string; readonly error: ActorError.ActorError }
+  ): void {
+    this.options.host.system.router.deadLetter(() => {
+      const { name, error } = what()
+      return { kind: "cast", target: actorId, name, reason: error.reason._tag, message: error.message, from }
+    }, this.runFork)
   }
 
   private onStream(

@@ -239,6 +239,7 @@ function nodeCard(n) {
     '<div class="meta">pid ' + esc(n.pid ?? "—") + " · up " + dur(n.uptime) + "</div>" +
     (n.memory ? '<div class="meta">heap ' + bytes(n.memory.heapUsed) + " · rss " + bytes(n.memory.rss) + "</div>" : "") +
     "<div>" + plural(n.actors, "actor") + (n.omitted ? " (" + count(n.omitted) + " not listed)" : "") + " · " + plural((n.links || []).length, "link") + "</div>" +
+    (n.deadLetters > 0 ? '<div class="bad">' + plural(n.deadLetters, "dead letter") + "</div>" : "") +
     (n.kinds.length ? '<div class="meta">spawns: ' + n.kinds.map(esc).join(", ") + "</div>" : "") +
     (links ? "<ul>" + links + "</ul>" : "") + "</div>";
 }

@@ -1,0 +1,185 @@
+/**
+ * Dead letters: a message dropped after its sender was told it was sent (a cast the actor's node refused,
+ * casts queued when an actor was killed, channel messages an inbox never delivered) is counted on the
+ * node that dropped it and published to `DeadLetter.subscribe` on every node that reaches it, on every
+ * backend; a message whose sender got a typed error is not one.
+ */
+import { assert, describe, expect, layer } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer, Metric, Scope, Stream } from "effect"
+import {
+  Actor,
+  type ActorError,
+  type ActorRef,
+  ActorSystem,
+  Channel,
+  DeadLetter,
+  Inspector,
+  type Protocol
+} from "troupe"
+import { Gate, GateLive, Worker, WorkerLive } from "./fixtures/spec-actors.ts"
+import { Jobs, Relay, RelayLive } from "./fixtures/channel-actors.ts"
+import { child, inProcess, layerForSides, remote, type Side, worker } from "./support/sides.ts"
+import { reasonOf } from "./spec/behaviour.ts"
+
+const host = new URL("./fixtures/spec-host.ts", import.meta.url)
+const sides = [inProcess, worker, child, remote]
+
+const bounded = <A, E, R>(self: Effect.Effect<A, E, R>, what: string) =>
+  self.pipe(
+    Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(`the wait for ${what} timed out`) })
+  )
+
+const TestLayer = Inspector.layer({ interval: "1 hour", timeout: "5 seconds" }).pipe(
+  Layer.provideMerge(
+    layerForSides({ host, behaviours: Layer.mergeAll(WorkerLive, GateLive, RelayLive), secret: "letters", sides })
+  )
+)
+
+let ids = 0
+const on = <P extends Protocol.Protocol.Any>(side: Side, protocol: P, id: string, options: object = {}) =>
+  Actor.spawn(protocol, { id, backend: side.backend, ...options }) as Effect.Effect<
+    ActorRef.ActorRef<P>,
+    ActorError.ActorError
+  >
+
+/** The next `n` dead letters for one target, in order (bounded: a lost letter fails the test). */
+const lettersFor = (letters: Stream.Stream<DeadLetter.DeadLetter>, target: string, n: number) =>
+  bounded(
+    letters.pipe(
+      Stream.filter((letter) => letter.target === target),
+      Stream.take(n),
+      Stream.runCollect
+    ),
+    `${n} dead letters for ${target}`
+  )
+
+/** A Worker on `side` with its sequential handler held at a gate until `release`. */
+const held = (side: Side, mailbox?: { capacity: number; overflow: "fail" | "suspend" }) =>
+  Effect.gen(function* () {
+    const id = `letters-${side.name}-${++ids}`
+    const ref = yield* on(side, Worker, id, mailbox === undefined ? {} : { mailbox })
+    const gate = yield* Actor.getOrSpawn(Gate, { id: "gate", backend: side.backend })
+    const name = `${id}-gate`
+    const holding = yield* Effect.forkChild(ref.hold({ gate: name, tag: "held" }))
+    yield* gate.await({ name: `entered:${name}` })
+    return { ref, holding, release: gate.open({ name }) }
+  })
+
+layer(TestLayer, { excludeTestServices: true, timeout: 60_000 })("dead letters", (it) => {
+  for (const side of sides) {
+    describe(side.name, () => {
+      it.effect("a cast its actor's node refuses is a dead letter there; a caster told MailboxFull is not", () =>
+        Effect.gen(function* () {
+          const system = yield* ActorSystem.ActorSystem
+          const letters = yield* DeadLetter.subscribe()
+          const { ref, holding, release } = yield* held(side, { capacity: 1, overflow: "fail" })
+          yield* ref.record({ entry: "queued" })
+          if (side === inProcess) {
+            // in-process the caster hears of it, typed: nothing is lost behind its back
+            for (let i = 0; i < 3; i++) {
+              expect(reasonOf(yield* Effect.exit(ref.record({ entry: `refused-${i}` })))).toBe("MailboxFull")
+            }
+            expect(yield* DeadLetter.count).toBe(0)
+          } else {
+            // over a link the cast completed when it was handed over: the actor's node drops it, says so
+            for (let i = 0; i < 3; i++) yield* ref.record({ entry: `refused-${i}` })
+            const dropped = yield* lettersFor(letters, ref.id, 3)
+            for (const letter of dropped) {
+              expect(letter).toMatchObject({
+                kind: "cast",
+                name: "SpecWorker.record",
+                reason: "MailboxFull",
+                from: system.nodeId
+              })
+              expect(letter.node).not.toBe(system.nodeId)
+            }
+            // counted where it happened, and shown by the inspector
+            const view = yield* (yield* Inspector.Inspector).sample
+            const node = view.nodes.find((n) => n.id === dropped[0]!.node)
+            assert(node !== undefined && node.status === "up", `${dropped[0]!.node} is not in the view`)
+            expect(node.deadLetters).toBeGreaterThanOrEqual(3)
+            const series = (yield* Metric.snapshot).find(
+              (m) => m.id === "troupe_node_dead_letters_total" && m.attributes?.["node"] === node.id
+            )
+            expect(series?.state).toEqual({ count: node.deadLetters, incremental: false })
+          }
+          yield* release
+          expect(yield* Fiber.join(holding)).toBe("held")
+          expect(yield* ref.history()).toEqual(["held", "queued"])
+        })
+      )
+
+      it.effect("casts still queued when an actor is killed are dead letters; the held call fails Killed", () =>
+        Effect.gen(function* () {
+          const system = yield* ActorSystem.ActorSystem
+          const letters = yield* DeadLetter.subscribe()
+          const { ref, holding } = yield* held(side)
+          yield* ref.record({ entry: "a" })
+          yield* ref.record({ entry: "b" })
+          yield* Actor.kill(ref)
+          expect(reasonOf(yield* Fiber.await(holding))).toBe("Killed")
+          const dropped = yield* lettersFor(letters, ref.id, 2)
+          expect(dropped.map((l) => [l.kind, l.name, l.reason, l.from])).toEqual([
+            ["cast", "SpecWorker.record", "Killed", system.nodeId],
+            ["cast", "SpecWorker.record", "Killed", system.nodeId]
+          ])
+          if (side === inProcess) expect(dropped[0]!.node).toBe(system.nodeId)
+          else expect(dropped[0]!.node).not.toBe(system.nodeId)
+        })
+      )
+
+      it.effect("a cast to a stopped actor fails typed in-process, and is a dead letter over a link", () =>
+        Effect.gen(function* () {
+          const letters = yield* DeadLetter.subscribe()
+          const ref = yield* on(side, Worker, `letters-stopped-${side.name}-${++ids}`)
+          yield* Actor.stop(ref)
+          const exit = yield* Effect.exit(ref.record({ entry: "late" }))
+          if (side === inProcess) expect(reasonOf(exit)).toBe("Stopped")
+          else {
+            expect(Exit.isSuccess(exit)).toBe(true)
+            expect((yield* lettersFor(letters, ref.id, 1))[0]).toMatchObject({ name: "record", reason: "Stopped" })
+          }
+        })
+      )
+
+      it.effect("messages left unread when an inbox closes are dead letters on the inbox's node", () =>
+        Effect.gen(function* () {
+          const system = yield* ActorSystem.ActorSystem
+          const letters = yield* DeadLetter.subscribe()
+          const relay = yield* on(side, Relay, `letters-relay-${side.name}-${++ids}`)
+          const to = yield* relay.open({ name: "unread", capacity: 8 })
+          for (let seq = 0; seq < 3; seq++) yield* Channel.send(to, { from: "main", seq })
+          expect(yield* relay.receive({ name: "unread", n: 1 })).toEqual([{ from: "main", seq: 0 }])
+          yield* relay.close({ name: "unread" })
+          const dropped = yield* lettersFor(letters, to.id, 2)
+          expect(dropped.map((l) => [l.kind, l.name, l.reason, l.from])).toEqual([
+            ["channel", "jobs", "ChannelClosed", system.nodeId],
+            ["channel", "jobs", "ChannelClosed", system.nodeId]
+          ])
+          expect(dropped[0]!.node).toBe(to.node)
+        })
+      )
+    })
+  }
+
+  it.effect("every channel message a sender was told it sent is received or a dead letter", () =>
+    Effect.gen(function* () {
+      const letters = yield* DeadLetter.subscribe({ capacity: 100_000 })
+      const before = yield* DeadLetter.count
+      const relay = yield* on(worker, Relay, `letters-flood-${++ids}`)
+      const scope = yield* Scope.make()
+      const inbox = yield* Channel.open(Jobs, { capacity: 16 }).pipe(Scope.provide(scope))
+      const flood = yield* Effect.forkChild(relay.send({ to: inbox.endpoint, n: 100_000, from: "relay" }))
+      // one by one: a Stream pulls a chunk at a time, and what it pulls past take(n) would go uncounted
+      const received = yield* Effect.forEach(Array.from({ length: 500 }), () => inbox.receive())
+      // closed mid-flood: what was queued, and what is still on its way, has nowhere to go
+      yield* Scope.close(scope, Exit.void)
+      expect(reasonOf(yield* bounded(Fiber.await(flood), "the flood to stop"))).toBe("ChannelClosed")
+      const sent = yield* relay.sent()
+      expect(sent).toBeGreaterThanOrEqual(received.length)
+      const dropped = yield* lettersFor(letters, inbox.endpoint.id, sent - received.length)
+      expect(dropped.every((l) => l.kind === "channel" && l.reason === "ChannelClosed")).toBe(true)
+      expect((yield* DeadLetter.count) - before).toBe(sent - received.length)
+    })
+  )
+})
