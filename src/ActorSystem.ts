@@ -23,6 +23,7 @@ import {
 import * as codec from "./internal/codec.ts"
 import { randomId } from "./internal/id.ts"
 import { Router } from "./internal/router.ts"
+import { parentOf } from "./internal/trace.ts"
 import * as Subjects from "./internal/subjects.ts"
 import * as Mailbox from "./Mailbox.ts"
 import * as T from "./Termination.ts"
@@ -134,6 +135,7 @@ class LocalEndpoint implements ActorRef.Endpoint {
       const env = new Envelope(method, payload, resume)
       const caller = Fiber.getCurrent()
       env.caller = caller
+      env.parent = parentOf(caller)
       const sent = cell.send(env)
       if (sent === Admitted || sent === WaitingForRoom) {
         // queued behind a handler of this actor that waits for the caller: it would wait for itself (a
@@ -156,6 +158,7 @@ class LocalEndpoint implements ActorRef.Endpoint {
     const cell = this.cell
     return Effect.suspend(() => {
       const env = new Envelope(method, payload, undefined)
+      env.parent = parentOf(Fiber.getCurrent())
       let admitted: ((ok: boolean) => void) | undefined
       // the cast may be admitted before the callback below is registered: the fiber can yield between
       // the two steps (its op budget ran out), and the admission must not be lost then

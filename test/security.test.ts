@@ -18,9 +18,10 @@ const cbor = new Encoder({ useRecords: false, mapsAsObjects: true } as any)
 const AUTH = 14
 const HELLO = 0
 const CALL = 2
+const CAST = 3
 const SPAWN = 10
 const REPLY = 4
-const VERSION = 4 // the wire version a current peer speaks (frame.ts)
+const VERSION = 5 // the wire version a current peer speaks (frame.ts)
 const FAILED = 1
 const INSPECT = 28
 
@@ -285,6 +286,24 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
       expect(reply[0]).toBe(REPLY)
       expect(reply[3].reason._tag).toBe("UnknownProtocol")
       expect(client.isClosed()).toBe(false)
+      yield* stillServing
+    })
+  )
+
+  it.effect("a CALL's span: a forged one only parents that call's span; a malformed one closes the link", () =>
+    Effect.gen(function* () {
+      const client = yield* raw((yield* Server).port)
+      yield* client.authenticate(secret)
+      client.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
+      client.sendBatch([[SPAWN, 1, "SpecWorker", "spanned", null, null, false, null]])
+      const spawned = ((yield* client.batch(3)) as Array<Array<any>>)[0]!
+      const span = ["f".repeat(32), "e".repeat(16), true]
+      client.sendBatch([[CALL, 2, "spanned", spawned[3], "add", { a: 1, b: 2 }, null, span]])
+      expect(((yield* client.batch(4)) as Array<Array<any>>)[0]).toEqual([REPLY, 2, 0, 3])
+      client.sendBatch([[CAST, "spanned", spawned[3], "record", { entry: "x" }, null, span]])
+      client.sendBatch([[CALL, 3, "spanned", spawned[3], "add", { a: 1, b: 2 }, null, ["x".repeat(65), "y", true]]])
+      yield* client.closed
+      expect(client.batches.map(failedMessage).find((m) => m !== undefined)).toContain("malformed CALL")
       yield* stillServing
     })
   )

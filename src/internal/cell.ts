@@ -4,7 +4,20 @@
  * A message whose handler returns an Exit (Effect.succeed, a plain value) is answered without a fiber;
  * any other handler runs in a fiber of its own, so a caller's interrupt or a kill can stop just that one.
  */
-import { Cause, Clock, Context, Effect, Exit, type Fiber, Pull, Schedule, Scheduler, Scope, Stream } from "effect"
+import {
+  Cause,
+  Clock,
+  Context,
+  Effect,
+  Exit,
+  type Fiber,
+  Pull,
+  Schedule,
+  Scheduler,
+  Scope,
+  Stream,
+  type Tracer
+} from "effect"
 import { ActorContext } from "../ActorContext.ts"
 import * as ActorError from "../ActorError.ts"
 import * as Supervision from "../Supervision.ts"
@@ -15,6 +28,7 @@ import { effectOf, streamOf } from "./handler.ts"
 import { randomId } from "./id.ts"
 import { MAX_CHAIN } from "./wire/frame.ts"
 import { Meter, now, stride } from "./meter.ts"
+import { inSpan } from "./trace.ts"
 
 // envelope states (numbers, not an enum: the sources stay erasable TypeScript)
 const Queued = 0
@@ -48,6 +62,8 @@ export class Envelope {
   token: string | undefined = undefined
   /** The node a cast came from, when it came over the wire (for dead letters). */
   from: string | undefined = undefined
+  /** The sender's span, when it sent from inside one: the handler runs in a child span. */
+  parent: Tracer.AnySpan | undefined = undefined
   constructor(method: Method, payload: unknown, reply: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined) {
     this.method = method
     this.payload = payload
@@ -585,6 +601,7 @@ export class Cell {
     } catch (defect) {
       effect = Exit.die(defect)
     }
+    if (env.parent !== undefined) effect = inSpan(effect, this.protocol.name, method, this.id, env.parent)
     if (Exit.isExit(effect)) return this.complete(env, effect)
     env.state = Running
     // counted as running before the fiber starts: a handler that stops its own actor must not see it idle

@@ -4,6 +4,8 @@
  * the Schema-encoded forms of payloads, replies and errors; no code ever travels.
  */
 
+import * as Trace from "../trace.ts"
+
 /** Magic string of the handshake: a peer that does not say it is not a Troupe node. */
 export const MAGIC = "troupe"
 /**
@@ -11,8 +13,9 @@ export const MAGIC = "troupe"
  * a version-1 node would close the link on it, so the two must not meet. 3 added the peer's frame limit
  * to HELLO, which a sender now keeps its batches under. 4 added CALL's chain, which a version-3 node
  * would take for a malformed CALL, and CAST_ACK, without which a version-3 caster's casts would stall.
+ * 5 added the sender's span to CALL, CAST and STREAM, which a version-4 node would take for malformed.
  */
-export const VERSION = 4
+export const VERSION = 5
 
 /**
  * [HELLO, magic, version, nodeId, kinds, maxFrame?] — first frame in each direction. maxFrame: the largest
@@ -22,14 +25,17 @@ export const HELLO = 0
 /** [FAILED, message] — the sender is closing the link because of a fatal error. */
 export const FAILED = 1
 /**
- * [CALL, reqId, actorId, incarnation, method, payload, chain?] — chain: when a handler makes the call,
- * tokens naming the handler runs that wait for it (at most MAX_CHAIN), so that a call closing a cycle
- * back to one of them is refused with Deadlock instead of queueing behind it.
+ * [CALL, reqId, actorId, incarnation, method, payload, chain?, span?] — chain: when a handler makes the
+ * call, tokens naming the handler runs that wait for it (at most MAX_CHAIN), so that a call closing a
+ * cycle back to one of them is refused with Deadlock instead of queueing behind it (null when there is a
+ * span but no chain). span: [traceId, spanId, sampled] of the caller's span, when it called from one; the
+ * handler runs in a child span.
  */
 export const CALL = 2
 /**
- * [CAST, actorId, incarnation, method, payload, src?] — src: the caster's node, when the cast is relayed
- * (VIA), so that its acknowledgement can be routed back. Every CAST is acknowledged (CAST_ACK).
+ * [CAST, actorId, incarnation, method, payload, src?, span?] — src: the caster's node, when the cast is
+ * relayed (VIA), so that its acknowledgement can be routed back (null when there is a span but the cast
+ * is not relayed); span: as CALL's. Every CAST is acknowledged (CAST_ACK).
  */
 export const CAST = 3
 /**
@@ -38,7 +44,7 @@ export const CAST = 3
  * actor spawned later under the same id.
  */
 export const REPLY = 4
-/** [STREAM, reqId, actorId, incarnation, method, payload, credit] — a call whose reply is a stream. */
+/** [STREAM, reqId, actorId, incarnation, method, payload, credit, span?] — a call whose reply is a stream. */
 export const STREAM = 5
 /** [CHUNK, reqId, elements] */
 export const CHUNK = 6
@@ -177,6 +183,8 @@ const isChain = (u: unknown): boolean =>
   u.length > 0 &&
   u.length <= MAX_CHAIN &&
   u.every((t) => typeof t === "string" && t.length <= MAX_TOKEN)
+const isSpan = Trace.isEncoded
+
 const isOutcome = (u: unknown): boolean => u === OK || u === FAILURE || u === ACTOR_ERROR
 
 /**
@@ -198,7 +206,9 @@ export const check = (frame: unknown): string | undefined => {
     case FAILED:
       return f.length === 2 && isString(f[1]) ? undefined : "malformed FAILED"
     case CALL:
-      return (f.length === 6 || (f.length === 7 && isChain(f[6]))) &&
+      return (f.length === 6 ||
+        (f.length === 7 && isChain(f[6])) ||
+        (f.length === 8 && (f[6] === null || isChain(f[6])) && isSpan(f[7]))) &&
         isId(f[1]) &&
         isString(f[2]) &&
         isId(f[3]) &&
@@ -206,7 +216,12 @@ export const check = (frame: unknown): string | undefined => {
         ? undefined
         : "malformed CALL"
     case CAST:
-      return (f.length === 5 || (f.length === 6 && isString(f[5]))) && isString(f[1]) && isId(f[2]) && isString(f[3])
+      return (f.length === 5 ||
+        (f.length === 6 && isString(f[5])) ||
+        (f.length === 7 && (f[5] === null || isString(f[5])) && isSpan(f[6]))) &&
+        isString(f[1]) &&
+        isId(f[2]) &&
+        isString(f[3])
         ? undefined
         : "malformed CAST"
     case CAST_ACK:
@@ -218,7 +233,12 @@ export const check = (frame: unknown): string | undefined => {
     case END:
       return f.length === 4 && isId(f[1]) && isOutcome(f[2]) ? undefined : `malformed ${names[f[0] as number]}`
     case STREAM:
-      return f.length === 7 && isId(f[1]) && isString(f[2]) && isId(f[3]) && isString(f[4]) && isId(f[6])
+      return (f.length === 7 || (f.length === 8 && isSpan(f[7]))) &&
+        isId(f[1]) &&
+        isString(f[2]) &&
+        isId(f[3]) &&
+        isString(f[4]) &&
+        isId(f[6])
         ? undefined
         : "malformed STREAM"
     case CHUNK:

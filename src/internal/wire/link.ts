@@ -15,6 +15,8 @@ import * as Supervision from "../../Supervision.ts"
 import * as T from "../../Termination.ts"
 import type { Termination } from "../../Termination.ts"
 import { Admitted, Envelope, Full, WaitingForRoom, chainOf, closesCycle, type Cell } from "../cell.ts"
+import * as Trace from "../trace.ts"
+import { parentOf } from "../trace.ts"
 import * as codec from "../codec.ts"
 import * as F from "./frame.ts"
 import { Requests } from "./requests.ts"
@@ -570,7 +572,7 @@ export class Link {
     } else if (type === F.CAST) {
       // it will never be acknowledged: give its credit back here, or to its caster further on
       const actorId = frame[1] as string
-      const src = frame[5] as string | undefined
+      const src = (frame[5] ?? undefined) as string | undefined
       if (src === undefined || src === this.options.host.system.router.nodeId) {
         // after this flush: casts it lets go must not overtake frames of the batch being split
         const key = castKey(via, actorId)
@@ -633,9 +635,9 @@ export class Link {
       case F.REPLY:
         return this.onReply(f[1], f[2], f[3])
       case F.CALL:
-        return this.onCall(f[1], f[2], f[3], f[4], f[5], f[6])
+        return this.onCall(f[1], f[2], f[3], f[4], f[5], f[6] ?? undefined, f[7])
       case F.CAST:
-        return this.onCast(f[1], f[2], f[3], f[4], f[5])
+        return this.onCast(f[1], f[2], f[3], f[4], f[5] ?? undefined, f[6])
       case F.CAST_ACK:
         return this.onCastAck(f)
       case F.CHUNK:
@@ -643,7 +645,7 @@ export class Link {
       case F.END:
         return this.onEnd(f[1], f[2], f[3])
       case F.STREAM:
-        return this.onStream(f[1], f[2], f[3], f[4], f[5], f[6])
+        return this.onStream(f[1], f[2], f[3], f[4], f[5], f[6], f[7])
       case F.DEMAND:
         return this.onDemand(f[1], f[2])
       case F.INTERRUPT:
@@ -816,14 +818,15 @@ export class Link {
     }
     const id = this.newId()
     this.pending.set(id, new PendingCall(actorId, method, resume))
-    // a call from a handler names the handler runs waiting for it, so the peer can refuse a cycle
-    const chain = chainOf(Fiber.getCurrent())
-    this.request(
-      chain === undefined
-        ? [F.CALL, id, actorId, incarnation, method.name, encoded.value]
-        : [F.CALL, id, actorId, incarnation, method.name, encoded.value, chain],
-      via
-    )
+    // a call from a handler names the handler runs waiting for it, so the peer can refuse a cycle; a
+    // call from inside a span names that span, so the handler's span joins the caller's trace
+    const fiber = Fiber.getCurrent()
+    const chain = chainOf(fiber)
+    const parent = parentOf(fiber)
+    const frame: Array<unknown> = [F.CALL, id, actorId, incarnation, method.name, encoded.value]
+    if (chain !== undefined || parent !== undefined) frame.push(chain ?? null)
+    if (parent !== undefined) frame.push(Trace.encode(parent))
+    this.request(frame, via)
     return Effect.sync(() => {
       if (this.pending.delete(id)) this.write([F.INTERRUPT, id])
     })
@@ -845,10 +848,12 @@ export class Link {
       const encoded = codec.encode(actorId, method, "payload", payload)
       if (Exit.isFailure(encoded)) return encoded
       // a relayed cast names this node, where its acknowledgement is routed back to
-      const frame =
-        via === undefined
-          ? [F.CAST, actorId, incarnation, method.name, encoded.value]
-          : [F.CAST, actorId, incarnation, method.name, encoded.value, this.options.host.system.router.nodeId]
+      const parent = parentOf(Fiber.getCurrent())
+      const frame: Array<unknown> = [F.CAST, actorId, incarnation, method.name, encoded.value]
+      if (via !== undefined || parent !== undefined) {
+        frame.push(via === undefined ? null : this.options.host.system.router.nodeId)
+      }
+      if (parent !== undefined) frame.push(Trace.encode(parent))
       const key = castKey(via, actorId)
       if (this.sendCast(key, frame, via)) return Exit.void
       // the fiber may yield before it waits, and credit come meanwhile: the callback looks again
@@ -997,7 +1002,13 @@ export class Link {
   ): Stream.Stream<unknown, unknown> {
     const id = this.newId()
     this.pending.set(id, new PendingStream(actorId, method, queue))
-    this.request([F.STREAM, id, actorId, incarnation, method.name, payload, STREAM_WINDOW], via)
+    const parent = parentOf(Fiber.getCurrent())
+    this.request(
+      parent === undefined
+        ? [F.STREAM, id, actorId, incarnation, method.name, payload, STREAM_WINDOW]
+        : [F.STREAM, id, actorId, incarnation, method.name, payload, STREAM_WINDOW, Trace.encode(parent)],
+      via
+    )
     let consumed = 0
     return Stream.fromQueue(queue).pipe(
       Stream.mapArray((elements) => {
@@ -1146,7 +1157,7 @@ export class Link {
     const next = system.router.route(dst)
     if (next === undefined || next === this || next.status !== "open") {
       // a session of a served client routes nowhere but back to it: its refs reach only its own tree
-      if (type === F.CAST && request[5] !== undefined) {
+      if (type === F.CAST && typeof request[5] === "string") {
         this.dropCast(request[1], request[5], () => ({
           name: String(request[3]),
           error: ActorError.make(new ActorError.Unreachable({ node: dst, message: `no route to node ${dst}` }))
@@ -1156,7 +1167,7 @@ export class Link {
       return this.answerUnreachable(type, request[1], dst)
     }
     const frame = request.slice()
-    if (type === F.CAST && request[5] !== undefined) next.relayedCast(request[5], dst, request[1], 1)
+    if (type === F.CAST && typeof request[5] === "string") next.relayedCast(request[5], dst, request[1], 1)
     if (type !== F.CAST) {
       const id = next.newId()
       const forwarded = new Forwarded(next, id)
@@ -1238,7 +1249,8 @@ export class Link {
     incarnation: number,
     methodName: string,
     payload: unknown,
-    chain: ReadonlyArray<string> | undefined
+    chain: ReadonlyArray<string> | undefined,
+    trace: Trace.Encoded | undefined
   ): void {
     const target = this.target(F.REPLY, id, actorId, incarnation, methodName, "call")
     if (target === undefined) return
@@ -1249,6 +1261,7 @@ export class Link {
       if (this.inbound.delete(id)) this.write(encodeOutcome(F.REPLY, id, actorId, method, exit))
     })
     env.chain = chain
+    if (trace !== undefined) env.parent = Trace.decode(trace)
     this.inbound.set(id, env)
     const sent = cell.send(env)
     if (sent === Admitted || sent === WaitingForRoom) {
@@ -1262,7 +1275,14 @@ export class Link {
     this.replyError(F.REPLY, id, sent === Full ? mailboxFull(cell) : cell.stoppedError)
   }
 
-  private onCast(actorId: string, incarnation: number, methodName: string, payload: unknown, src?: string): void {
+  private onCast(
+    actorId: string,
+    incarnation: number,
+    methodName: string,
+    payload: unknown,
+    src: string | undefined,
+    trace: Trace.Encoded | undefined
+  ): void {
     // acknowledged once it is in the mailbox, or at once if it never will be: the caster's credit
     const from = src ?? this.peer
     const target = this.target(F.REPLY, -1, actorId, incarnation, methodName, "cast")
@@ -1289,6 +1309,7 @@ export class Link {
     }
     const env = new Envelope(method, decoded.value, undefined)
     env.from = from
+    if (trace !== undefined) env.parent = Trace.decode(trace)
     const sent = cell.send(env)
     if (sent === WaitingForRoom) {
       env.onAdmit = (ok) => {
@@ -1327,7 +1348,8 @@ export class Link {
     incarnation: number,
     methodName: string,
     payload: unknown,
-    credit: number
+    credit: number,
+    trace: Trace.Encoded | undefined
   ): void {
     const target = this.target(F.END, id, actorId, incarnation, methodName, "stream")
     if (target === undefined) return
@@ -1345,6 +1367,7 @@ export class Link {
       this.runStream(id, actorId, method, state, exit.value as Stream.Stream<unknown, unknown>)
     })
     state.env = env
+    if (trace !== undefined) env.parent = Trace.decode(trace)
     this.inbound.set(id, state)
     const sent = cell.send(env)
     if (sent === Admitted || sent === WaitingForRoom) return
