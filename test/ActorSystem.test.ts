@@ -786,6 +786,44 @@ describe("timeouts", () => {
   )
 })
 
+describe("timers", () => {
+  const Heart = Actor.make("Heart", { beat: { cast: true }, beats: { success: Schema.Number } })
+  // the idiom docs/guide.md shows: a loop forked into the actor's scope casts to the actor itself, so
+  // each tick is a message handled in order with the others, and the loop ends with the actor
+  let timers = 0
+  const HeartLive = Heart.toLayer(
+    Effect.gen(function* () {
+      const self = yield* Heart.self
+      timers++
+      yield* self
+        .beat()
+        .pipe(
+          Effect.delay("1 second"),
+          Effect.forever,
+          Effect.ignore,
+          Effect.ensuring(Effect.sync(() => timers--)),
+          Effect.forkScoped({ startImmediately: true })
+        )
+      let beats = 0
+      return Heart.of({ beat: () => Effect.sync(() => void beats++), beats: () => Effect.sync(() => beats) })
+    })
+  )
+
+  it.effect("a timer in the actor's scope ticks as messages, and stops with the actor", () =>
+    Effect.gen(function* () {
+      const heart = yield* Actor.spawn(Heart, { id: "heart" })
+      expect(yield* heart.beats()).toBe(0)
+      yield* TestClock.adjust("3 seconds")
+      expect(yield* heart.beats()).toBe(3)
+      yield* Actor.stop(heart)
+      expect(timers).toBe(0)
+      const again = yield* Actor.spawn(Heart, { id: "heart" })
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* again.beats()).toBe(2) // a fresh actor, a fresh timer: the old one ended with its actor
+    }).pipe(Effect.provide(HeartLive), isolated)
+  )
+})
+
 describe("serialize-messages test mode", () => {
   const Strict = Actor.make("Strict", {
     wrong: { success: Schema.Number },
