@@ -22,9 +22,11 @@
  *
  * Troupe is measured with the idiomatic handler `add: ({ a, b }) => Effect.succeed(a + b)` and again
  * with a stateful handler that updates a Ref (`Ref.modify`), which is the fair comparison with the
- * nact and XState actors, whose handlers also update state.
+ * nact and XState actors, whose handlers also update state. "traced" sends the same calls from inside a
+ * span (an external parent span provided to each call), so each handler runs in a span of its own made
+ * by Effect's default tracer: what tracing costs per message, next to the untraced rows.
  */
-import { Deferred, Effect, Fiber, Layer, ManagedRuntime, Queue, Ref, Schema } from "effect"
+import { Deferred, Effect, Fiber, Layer, ManagedRuntime, Queue, Ref, Schema, Tracer } from "effect"
 import { dispatch, query, spawn as nactSpawn, start as nactStart, stop as nactStop, type Ref as NactRef } from "nact"
 import { Actor, ActorSystem } from "troupe"
 import { assign, createActor, setup } from "xstate"
@@ -154,6 +156,7 @@ header("bench/local.bench.ts", "In-process backend: Troupe local vs peers, {a, b
 
 const troupe = "Troupe local"
 const troupeRef = "Troupe local (Ref state)"
+const troupeTraced = "Troupe local (traced)"
 const mailboxName = "Queue+Deferred mailbox"
 const plainName = "plain function (Effect.sync)"
 const nactName = "nact 7.6 (query/dispatch)"
@@ -163,6 +166,7 @@ const runtime = ManagedRuntime.make(Layer.mergeAll(AdderLive, CountingAdderLive,
 const adder = await runtime.runPromise(Actor.spawn(Adder, { id: "adder" }))
 const counting = await runtime.runPromise(Actor.spawn(CountingAdder, { id: "counting-adder" }))
 const naive = await Effect.runPromise(naiveMailbox)
+const parent = Tracer.externalSpan({ traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331" })
 
 let sink = 0
 const nactSystem = nactStart()
@@ -189,6 +193,13 @@ const systems: ReadonlyArray<readonly [string, Driver]> = [
     effectDriver(
       (a, b) => counting.add({ a, b }),
       (a, b) => counting.addCast({ a, b })
+    )
+  ],
+  [
+    troupeTraced,
+    effectDriver(
+      (a, b) => Effect.provideService(adder.add({ a, b }), Tracer.ParentSpan, parent),
+      (a, b) => Effect.provideService(adder.addCast({ a, b }), Tracer.ParentSpan, parent)
     )
   ],
   [mailboxName, effectDriver(naive.call, naive.cast)],

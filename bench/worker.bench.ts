@@ -21,11 +21,15 @@
  *     `concurrency: "unbounded"` (already 4.1's default); and tuned, which also raises the client pool's
  *     per-worker concurrency from 1 (its default: one request at a time per worker) to 64.
  *
+ * "Troupe worker (traced)" sends the same calls from inside a span (an external parent span provided to
+ * each call): the span travels in each CALL and the worker runs each handler in a span of its own (Effect's
+ * default tracer), the counterpart of effect/rpc's defaults, which trace every request.
+ *
  * Then the fault-detection latency: the time from killing a worker with a call in flight to that call
  * failing with ActorError "PeerDied" (report only; the issue asks for well under a second).
  */
 import { NodeWorker } from "@effect/platform-node"
-import { Effect, Exit, Fiber, Layer, ManagedRuntime, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, ManagedRuntime, Scope, Tracer } from "effect"
 import { RpcClient } from "effect/rpc"
 import * as Comlink from "comlink/dist/esm/comlink.mjs"
 import nodeEndpoint from "comlink/dist/esm/node-adapter.mjs"
@@ -63,6 +67,7 @@ const faultRounds = 10
 header("bench/worker.bench.ts", "Worker threads: Troupe vs raw postMessage, comlink, effect/rpc; {a, b} → a + b")
 
 const troupe = "Troupe worker"
+const troupeTraced = "Troupe worker (traced)"
 const rawName = "raw postMessage"
 const comlinkName = "comlink 4.4"
 const rpcDefaultName = "effect/rpc 4.1 (defaults)"
@@ -132,8 +137,11 @@ const rpcTuned = await rpcClient("tuned")
 
 // ------------------------------------------------------------------ measure
 
+const parent = Tracer.externalSpan({ traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331" })
+
 const systems: ReadonlyArray<readonly [string, CallDriver]> = [
   [troupe, effectCalls((a, b) => adder.add({ a, b }))],
+  [troupeTraced, effectCalls((a, b) => Effect.provideService(adder.add({ a, b }), Tracer.ParentSpan, parent))],
   [rawName, promiseCalls(raw.call)],
   [comlinkName, promiseCalls((a, b) => comlink.add(a, b))],
   [rpcDefaultName, effectCalls((a, b) => rpcDefault.client.add({ a, b }))],
