@@ -21,9 +21,10 @@
  *     `concurrency: "unbounded"` (already 4.1's default); and tuned, which also raises the client pool's
  *     per-worker concurrency from 1 (its default: one request at a time per worker) to 64.
  *
- * "Troupe worker (traced)" sends the same calls from inside a span (an external parent span provided to
- * each call): the span travels in each CALL and the worker runs each handler in a span of its own (Effect's
- * default tracer), the counterpart of effect/rpc's defaults, which trace every request.
+ * "Troupe worker (traced)" sends the same calls, to an actor on a worker of its own, from inside a span
+ * (an external parent span provided to each call): the span travels in each CALL and the worker runs each
+ * handler in a span of its own (Effect's default tracer), the counterpart of effect/rpc's defaults, which
+ * trace every request.
  *
  * Then the fault-detection latency: the time from killing a worker with a call in flight to that call
  * failing with ActorError "PeerDied" (report only; the issue asks for well under a second).
@@ -88,6 +89,10 @@ const troupeRuntime = ManagedRuntime.make(Workers.layer({ host: adderHost }))
 const adder = await troupeRuntime.runPromise(Actor.spawn(Adder, { id: "adder", backend: Workers }))
 expectEqual("Troupe add", await Effect.runPromise(adder.add({ a: 1, b: 2 })), 3)
 started()
+// the traced row has a worker of its own: its spans' garbage must not land in the untraced row's worker
+const tracedRuntime = ManagedRuntime.make(Workers.layer({ host: adderHost }))
+const tracedAdder = await tracedRuntime.runPromise(Actor.spawn(Adder, { id: "adder-traced", backend: Workers }))
+started()
 
 // ------------------------------------------------------------------ raw postMessage
 
@@ -141,7 +146,7 @@ const parent = Tracer.externalSpan({ traceId: "0af7651916cd43dd8448eb211c80319c"
 
 const systems: ReadonlyArray<readonly [string, CallDriver]> = [
   [troupe, effectCalls((a, b) => adder.add({ a, b }))],
-  [troupeTraced, effectCalls((a, b) => Effect.provideService(adder.add({ a, b }), Tracer.ParentSpan, parent))],
+  [troupeTraced, effectCalls((a, b) => Effect.provideService(tracedAdder.add({ a, b }), Tracer.ParentSpan, parent))],
   [rawName, promiseCalls(raw.call)],
   [comlinkName, promiseCalls((a, b) => comlink.add(a, b))],
   [rpcDefaultName, effectCalls((a, b) => rpcDefault.client.add({ a, b }))],
@@ -267,6 +272,7 @@ console.log(
 // ------------------------------------------------------------------ teardown
 
 await troupeRuntime.dispose()
+await tracedRuntime.dispose()
 await rawWorker.terminate()
 comlink[Comlink.releaseProxy]()
 await comlinkWorker.terminate()
