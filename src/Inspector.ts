@@ -88,6 +88,8 @@ export interface NodeUp {
   readonly links: ReadonlyArray<LinkReport>
   /** Messages it dropped with no sender to tell, since it started (see `DeadLetter`). */
   readonly deadLetters: number
+  /** The latest of them (at most 8), oldest first; `at` is the node's clock (epoch ms). */
+  readonly recentDeadLetters: NodeReport["recentDeadLetters"]
 }
 
 /** A node that did not answer in time, or whose link failed: its actors are missing from this sample. */

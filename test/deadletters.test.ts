@@ -98,6 +98,9 @@ layer(TestLayer, { excludeTestServices: true, timeout: 60_000 })("dead letters",
             const node = view.nodes.find((n) => n.id === dropped[0]!.node)
             assert(node !== undefined && node.status === "up", `${dropped[0]!.node} is not in the view`)
             expect(node.deadLetters).toBeGreaterThanOrEqual(3)
+            expect(node.recentDeadLetters.slice(-3).map((l) => [l.target, l.name, l.reason, l.from])).toEqual(
+              Array(3).fill([ref.id, "SpecWorker.record", "MailboxFull", system.nodeId])
+            )
             const series = (yield* Metric.snapshot).find(
               (m) => m.id === "troupe_node_dead_letters_total" && m.attributes?.["node"] === node.id
             )

@@ -373,7 +373,8 @@ describe("rates", () => {
     channels: [],
     topics: [],
     links: [],
-    deadLetters: 0
+    deadLetters: 0,
+    recentDeadLetters: []
   })
   const throughputs = (rates: Rates, samples: ReadonlyArray<readonly [number, number]>) =>
     samples.map(([at, n]) => rates.view([report(at, n)], at, 1000).actors[0]!.throughput)
@@ -505,7 +506,18 @@ describe("the page", () => {
     actors: 3,
     omitted: 2,
     links: [{ peer: "n-1/<i>w</i>", status: "open", pending: 4, inbound: 0, unsent: 0, castsWaiting: 2 }],
-    deadLetters: 5
+    deadLetters: 5,
+    recentDeadLetters: [
+      {
+        at: 0,
+        kind: "cast",
+        target: "<b>printer</b>",
+        name: "Printer.print",
+        reason: "MailboxFull",
+        message: "the mailbox is full",
+        from: "n-0"
+      }
+    ]
   }
   const actor: Inspector.ActorView = {
     node: "n-1",
@@ -556,6 +568,7 @@ describe("the page", () => {
     expect(nodes).toContain("4 awaiting reply")
     expect(nodes).toContain("2 casts waiting for credit")
     expect(nodes).toContain("5 dead letters")
+    expect(nodes).toContain("MailboxFull: cast Printer.print to &lt;b&gt;printer&lt;/b&gt; from n-0")
     expect(element("topics").innerHTML).toContain("news")
     expect(element("channels").innerHTML).toContain("no channels open")
     expect(element("summary").textContent).toContain("2 nodes (1 unresponsive) · 1 actor ·")

@@ -32,5 +32,8 @@ Subjects.register("topic", subject)
 /** Dead letters a node logs before it only counts them (Akka logs ten too). */
 export const logged = 10
 
+/** The latest dead letters a node keeps for the inspector. */
+export const recentKept = 8
+
 /** The fields the router fills in itself. */
 export type Letter = Omit<DeadLetter, "node" | "at">

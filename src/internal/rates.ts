@@ -60,7 +60,8 @@ export class Rates {
         actors: r.actors.length + r.omitted,
         omitted: r.omitted,
         links: r.links,
-        deadLetters: r.deadLetters
+        deadLetters: r.deadLetters,
+        recentDeadLetters: r.recentDeadLetters
       })
       for (const a of r.actors) {
         const key = `${r.node}\u0000${a.id}\u0000${a.incarnation}`

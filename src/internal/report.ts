@@ -5,6 +5,7 @@
  */
 import { Schema } from "effect"
 import type { ActorSystem } from "../ActorSystem.ts"
+import { recentKept } from "./deadletters.ts"
 import { latencyBounds } from "./meter.ts"
 
 // a peer's numbers are checked too: NaN or Infinity would poison the rates and the page
@@ -90,8 +91,19 @@ export const NodeReport = Schema.Struct({
   channels: Schema.Array(ChannelReport),
   topics: Schema.Array(TopicReport),
   links: Schema.Array(LinkReport),
-  /** Messages the node dropped with no sender to tell (see DeadLetter.ts). */
-  deadLetters: Count
+  /** Messages the node dropped with no sender to tell (see DeadLetter.ts), and the latest of them. */
+  deadLetters: Count,
+  recentDeadLetters: Schema.Array(
+    Schema.Struct({
+      at: Count,
+      kind: Schema.Literals(["cast", "channel"]),
+      target: Schema.String,
+      name: Schema.String,
+      reason: Schema.String,
+      message: Schema.String,
+      from: Schema.NullOr(Schema.String)
+    })
+  ).check(Schema.isMaxLength(recentKept))
 })
 export type NodeReport = typeof NodeReport.Type
 

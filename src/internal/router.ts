@@ -13,7 +13,7 @@ import type { NodeReport } from "./report.ts"
 import * as F from "./wire/frame.ts"
 import * as codec from "./codec.ts"
 import type { Schema } from "effect"
-import { DeadLetter, type Letter, logged, subject as deadLetterSubject } from "./deadletters.ts"
+import { DeadLetter, type Letter, logged, recentKept, subject as deadLetterSubject } from "./deadletters.ts"
 
 /** A channel or topic as the router sees it: a name and the Schema of its messages. */
 export interface Subject {
@@ -199,6 +199,9 @@ export class Router {
   private readonly topics = new Map<string, TopicState>()
   /** Messages this node dropped with no sender left to tell (see deadletters.ts). */
   deadLetters = 0
+  /** The latest dead letters, kept as when and how to describe them: the inspector builds the few it shows. */
+  private readonly recentAt: Array<number> = []
+  private readonly recentLetters: Array<() => Letter> = []
   /** Subjects by name, as declared in this process (to decode what arrives for them). */
   private readonly subjects: (name: string, kind: "channel" | "topic") => Subject | undefined
 
@@ -251,7 +254,7 @@ export class Router {
   }
 
   /** The channels and topics of this node, and its links, as the inspector reports them. */
-  report(): Pick<NodeReport, "channels" | "topics" | "links" | "deadLetters"> {
+  report(): Pick<NodeReport, "channels" | "topics" | "links" | "deadLetters" | "recentDeadLetters"> {
     return {
       channels: Array.from(this.inboxes.values(), (inbox) => ({
         name: inbox.subject.name,
@@ -269,7 +272,8 @@ export class Router {
         deliveries: t.deliveries
       })),
       links: Array.from(this.links, (link) => link.report()),
-      deadLetters: this.deadLetters
+      deadLetters: this.deadLetters,
+      recentDeadLetters: this.recentDeadLetters()
     }
   }
 
@@ -662,6 +666,9 @@ export class Router {
    */
   deadLetter(describe: () => Letter, log: (effect: Effect.Effect<void>) => unknown = Effect.runFork): void {
     const n = ++this.deadLetters
+    const slot = (n - 1) % recentKept
+    this.recentAt[slot] = Date.now()
+    this.recentLetters[slot] = describe
     const topic = this.topics.get(deadLetterSubject.name)
     // past the few it logs, a node with no one to hand the letter to only counts: it is never built
     const wanted = topic !== undefined && (topic.subscribers.size > 0 || this.hasCredit(topic))
@@ -688,6 +695,17 @@ export class Router {
         link.send([F.T_PUB, topic.subject.name, encoded.value])
       }
     }
+  }
+
+  /** The latest dead letters, oldest first. */
+  private recentDeadLetters(): Array<Letter & { readonly at: number }> {
+    const kept = Math.min(this.deadLetters, recentKept)
+    const out: Array<Letter & { readonly at: number }> = []
+    for (let i = this.deadLetters - kept; i < this.deadLetters; i++) {
+      const slot = i % recentKept
+      out.push({ ...this.recentLetters[slot]!(), at: this.recentAt[slot]! })
+    }
+    return out
   }
 
   private hasCredit(topic: TopicState): boolean {
