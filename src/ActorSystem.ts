@@ -307,18 +307,21 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
         if (tombstones.size > 4096) tombstones.delete(tombstones.keys().next().value!)
       }
     },
-    dropped: (cell, env, error) =>
+    dropped: (cell, env, error) => {
+      // described now (a kill drops at most a mailbox's worth): the letter must not hold the dead actor
+      const letter = {
+        kind: "cast" as const,
+        target: cell.id,
+        name: `${cell.protocol.name}.${env.method.name}`,
+        reason: error.reason._tag,
+        message: error.message,
+        from: env.from ?? nodeId
+      }
       router.deadLetter(
-        () => ({
-          kind: "cast",
-          target: cell.id,
-          name: `${cell.protocol.name}.${env.method.name}`,
-          reason: error.reason._tag,
-          message: error.message,
-          from: env.from ?? nodeId
-        }),
+        () => letter,
         (effect) => cell.fork(effect)
       )
+    }
   }
 
   // the behaviour's services plus this system, built once per behaviour and shared by its actors

@@ -441,28 +441,26 @@ export class Router {
       }
       case F.CH_MSG: {
         const inbox = this.inboxes.get(frame[3])
+        // the descriptions hold strings, not the frame or the inbox: the inspector keeps the latest few
+        const target = String(frame[3])
+        const from = String(frame[2])
         if (inbox === undefined || inbox.closed) {
           this.deadLetter(() => ({
             kind: "channel",
-            target: String(frame[3]),
+            target,
             name: "",
             reason: "ChannelClosed",
             message: "the inbox had closed",
-            from: String(frame[2])
+            from
           }))
           return this.sendRouted([F.CH_CLOSED, frame[2], this.nodeId, frame[3]])
         }
         const decoded = codec.decodeWith(inbox.subject.schema, frame[4])
         // a message that fails the channel's Schema is dropped; its credit comes back at once
         if (Exit.isFailure(decoded)) {
-          this.deadLetter(() => ({
-            kind: "channel",
-            target: inbox.id,
-            name: inbox.subject.name,
-            reason: "DecodeError",
-            message: issueOf(decoded),
-            from: String(frame[2])
-          }))
+          const name = inbox.subject.name
+          const message = issueOf(decoded)
+          this.deadLetter(() => ({ kind: "channel", target, name, reason: "DecodeError", message, from }))
           return this.sendRouted([F.CH_ACK, frame[2], this.nodeId, frame[3], 1])
         }
         Queue.offerUnsafe(inbox.queue, { value: decoded.value, from: frame[2] })
@@ -505,12 +503,13 @@ export class Router {
     inbox.closed = true
     this.inboxes.delete(inbox.id)
     // what the receiver left unread is lost to senders who were told it was sent
+    const { id: target, subject } = inbox
     for (let item = Queue.takeUnsafe(inbox.queue); item !== undefined && Exit.isSuccess(item);) {
       const from = item.value.from ?? this.nodeId
       this.deadLetter(() => ({
         kind: "channel",
-        target: inbox.id,
-        name: inbox.subject.name,
+        target,
+        name: subject.name,
         reason: "ChannelClosed",
         message: "unread when the inbox closed",
         from

@@ -1286,22 +1286,23 @@ export class Link {
     // acknowledged once it is in the mailbox, or at once if it never will be: the caster's credit
     const from = src ?? this.peer
     const target = this.target(F.REPLY, -1, actorId, incarnation, methodName, "cast")
+    // the descriptions below hold names and numbers, not the cell: the inspector keeps the latest few
     if (target === undefined) {
       const cell = this.options.host.system.cellOf(actorId)
+      const protocol = cell === undefined || cell.incarnation !== incarnation ? undefined : cell.protocol.name
       this.dropCast(actorId, from, () =>
-        cell === undefined || cell.incarnation !== incarnation
+        protocol === undefined
           ? { name: methodName, error: ActorError.make(new ActorError.Stopped({ actorId })) }
           : {
-              name: `${cell.protocol.name}.${methodName}`,
-              error: ActorError.make(
-                new ActorError.UnknownMethod({ actorId, protocol: cell.protocol.name, method: methodName })
-              )
+              name: `${protocol}.${methodName}`,
+              error: ActorError.make(new ActorError.UnknownMethod({ actorId, protocol, method: methodName }))
             }
       )
       return this.ackCast(src, actorId)
     }
     const { cell, method } = target
-    const name = () => `${cell.protocol.name}.${methodName}`
+    const protocol = cell.protocol.name
+    const name = () => `${protocol}.${methodName}`
     const decoded = codec.decode(actorId, method, "payload", payload)
     if (Exit.isFailure(decoded)) {
       this.dropCast(actorId, from, () => ({ name: name(), error: failureOf(decoded) }))
@@ -1313,16 +1314,23 @@ export class Link {
     const sent = cell.send(env)
     if (sent === WaitingForRoom) {
       env.onAdmit = (ok) => {
-        if (!ok) this.dropCast(actorId, from, () => ({ name: name(), error: cell.stoppedError }))
+        if (!ok) {
+          const stopped = cell.stoppedError
+          this.dropCast(actorId, from, () => ({ name: name(), error: stopped }))
+        }
         this.ackCast(src, actorId)
       }
       return
     }
-    if (sent !== Admitted) {
+    if (sent === Full) {
+      const capacity = cell.capacity
       this.dropCast(actorId, from, () => ({
         name: name(),
-        error: sent === Full ? mailboxFull(cell) : cell.stoppedError
+        error: ActorError.make(new ActorError.MailboxFull({ actorId, capacity }))
       }))
+    } else if (sent !== Admitted) {
+      const stopped = cell.stoppedError
+      this.dropCast(actorId, from, () => ({ name: name(), error: stopped }))
     }
     this.ackCast(src, actorId)
   }
