@@ -582,11 +582,10 @@ export class Link {
         this.relayedCast(src, via ?? this.peer, actorId, -1)
         this.options.host.system.router.sendRouted([F.CAST_ACK, src, via ?? this.peer, actorId, 1])
       }
+      const method = String(frame[3])
       this.dropCast(actorId, src ?? this.options.host.system.nodeId, () => ({
-        name: String(frame[3]),
-        error: ActorError.make(
-          new ActorError.DecodeError({ actorId, method: String(frame[3]), part: "payload", message })
-        )
+        name: method,
+        error: ActorError.make(new ActorError.DecodeError({ actorId, method, part: "payload", message }))
       }))
     } else {
       const name = F.names[type as number] ?? String(type)
@@ -1158,8 +1157,9 @@ export class Link {
     if (next === undefined || next === this || next.status !== "open") {
       // a session of a served client routes nowhere but back to it: its refs reach only its own tree
       if (type === F.CAST && typeof request[5] === "string") {
+        const method = String(request[3])
         this.dropCast(request[1], request[5], () => ({
-          name: String(request[3]),
+          name: method,
           error: ActorError.make(new ActorError.Unreachable({ node: dst, message: `no route to node ${dst}` }))
         }))
         return system.router.sendRouted([F.CAST_ACK, request[5], dst, request[1], 1])
@@ -1305,7 +1305,9 @@ export class Link {
     const name = () => `${protocol}.${methodName}`
     const decoded = codec.decode(actorId, method, "payload", payload)
     if (Exit.isFailure(decoded)) {
-      this.dropCast(actorId, from, () => ({ name: name(), error: failureOf(decoded) }))
+      // the DecodeError itself, already made: the failed decode, which holds the payload, is let go
+      const error = failureOf(decoded)
+      this.dropCast(actorId, from, () => ({ name: name(), error }))
       return this.ackCast(src, actorId)
     }
     const env = new Envelope(method, decoded.value, undefined)
