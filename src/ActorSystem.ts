@@ -24,6 +24,7 @@ import * as codec from "./internal/codec.ts"
 import { randomId } from "./internal/id.ts"
 import { Router } from "./internal/router.ts"
 import { parentOf } from "./internal/trace.ts"
+import { described } from "./internal/deadletters.ts"
 import * as Subjects from "./internal/subjects.ts"
 import * as Mailbox from "./Mailbox.ts"
 import * as T from "./Termination.ts"
@@ -317,10 +318,8 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
         message: error.message,
         from: env.from ?? nodeId
       }
-      router.deadLetter(
-        () => letter,
-        (effect) => cell.fork(effect)
-      )
+      // `described` makes the thunk outside this scope, which holds the cell for the logger below
+      router.deadLetter(described(letter), (effect) => cell.fork(effect))
     }
   }
 

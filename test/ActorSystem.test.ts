@@ -1,7 +1,7 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Latch, Layer, Ref, Schema, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { Actor, ActorContext, ActorError, type ActorRef, ActorSystem } from "troupe"
+import { Actor, ActorContext, ActorError, type ActorRef, ActorSystem, Supervision } from "troupe"
 import { Calculator, CalculatorLive, DivideByZero } from "./fixtures/calculator.ts"
 
 const isolated = <A, E, R>(self: Effect.Effect<A, E, R>) => self.pipe(Effect.provide(ActorSystem.layer()))
@@ -277,6 +277,38 @@ describe("in-process actors", () => {
           expect(yield* Ref.get(g.finalized)).toBe(true)
         }).pipe(Effect.provide(g.layer))
       }
+    }).pipe(isolated)
+  )
+
+  it.effect("a restart reaches a handler whose first step made another handler die", () =>
+    Effect.gen(function* () {
+      // wake's first step completes the Deferred that the concurrent sleeper waits on; the sleeper resumes
+      // at once, inside wake's fork, and dies: supervision restarts the actor before the cell holds wake
+      const Waker = Actor.make("Waker", {
+        sleeper: { success: Schema.Number, concurrent: true },
+        wake: { success: Schema.String }
+      })
+      let builds = 0
+      const WakerLive = Waker.toLayer(
+        Effect.gen(function* () {
+          builds++
+          const bell = yield* Deferred.make<void>()
+          return Waker.of({
+            sleeper: () => Effect.andThen(Deferred.await(bell), Effect.die("woken")),
+            wake: () => Effect.as(Effect.andThen(Deferred.succeed(bell, undefined), Effect.yieldNow), "finished")
+          })
+        })
+      )
+      yield* Effect.gen(function* () {
+        const ref = yield* Actor.spawn(Waker, { id: "waker", supervision: Supervision.restart({ maxRestarts: 3 }) })
+        const sleeper = yield* Effect.forkChild(ref.sleeper(), { startImmediately: true })
+        const exit = yield* Effect.exit(ref.wake())
+        // the old behaviour's handler must not run on after the restart closed its scope
+        expect(Exit.isFailure(exit)).toBe(true)
+        expect(reasonOf(yield* Fiber.await(sleeper))).toBe("Defect")
+        expect(builds).toBe(1) // the fresh build waits for the backoff (TestClock)
+        yield* Actor.kill(ref) // not left restarting when the system closes: its stop timeout is TestClock's
+      }).pipe(Effect.provide(WakerLive))
     }).pipe(isolated)
   )
 

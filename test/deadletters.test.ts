@@ -5,7 +5,9 @@
  * backend; a message whose sender got a typed error is not one.
  */
 import { assert, describe, expect, layer } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Metric, Scope, Stream } from "effect"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
+import { Effect, Exit, Fiber, Layer, Metric, Schema, Scope, Stream } from "effect"
 import {
   Actor,
   type ActorError,
@@ -28,6 +30,17 @@ const bounded = <A, E, R>(self: Effect.Effect<A, E, R>, what: string) =>
   self.pipe(
     Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(`the wait for ${what} timed out`) })
   )
+
+/** An actor whose state is big enough to find: each build registers a WeakRef to it. */
+const Big = Actor.make("LetterBig", { block: {}, note: { payload: { n: Schema.Number }, cast: true } })
+const states: Array<WeakRef<object>> = []
+const BigLive = Big.toLayer(
+  Effect.sync(() => {
+    const state = { data: new Array<number>(100_000).fill(7) }
+    states.push(new WeakRef(state))
+    return Big.of({ block: () => Effect.never, note: ({ n }) => Effect.sync(() => void state.data[n]) })
+  })
+)
 
 const TestLayer = Inspector.layer({ interval: "1 hour", timeout: "5 seconds" }).pipe(
   Layer.provideMerge(
@@ -164,6 +177,50 @@ layer(TestLayer, { excludeTestServices: true, timeout: 60_000 })("dead letters",
       )
     })
   }
+
+  for (const side of [worker, child, remote]) {
+    it.effect(`${side.name}: casts queued or waiting for room when the actor is killed are dead letters: Killed`, () =>
+      Effect.gen(function* () {
+        const letters = yield* DeadLetter.subscribe()
+        const { ref, holding } = yield* held(side, { capacity: 1, overflow: "suspend" })
+        yield* ref.record({ entry: "queued" })
+        yield* ref.record({ entry: "waiting for room" }) // completes: handed to the link
+        // a call after the casts (one link, in order) proves the node has both, the second waiting
+        const gate = yield* Actor.getOrSpawn(Gate, { id: "gate", backend: side.backend })
+        yield* gate.isOpen({ name: "nothing" })
+        yield* Actor.kill(ref)
+        expect(reasonOf(yield* Fiber.await(holding))).toBe("Killed")
+        const dropped = yield* lettersFor(letters, ref.id, 2)
+        expect(dropped.map((l) => [l.name, l.reason])).toEqual([
+          ["SpecWorker.record", "Killed"],
+          ["SpecWorker.record", "Killed"]
+        ])
+      })
+    )
+  }
+
+  it.effect("the latest dead letters, kept for the inspector, do not keep their killed actor alive", () =>
+    Effect.gen(function* () {
+      setFlagsFromString("--expose-gc")
+      const gc = runInNewContext("gc") as () => void
+      const once = (id: string, casts: number) =>
+        Effect.gen(function* () {
+          const ref = yield* Actor.spawn(Big, { id })
+          yield* Effect.forkChild(Effect.exit(ref.block()), { startImmediately: true })
+          for (let i = 0; i < casts; i++) yield* ref.note({ n: i })
+          yield* Actor.kill(ref)
+        }).pipe(Effect.provide(BigLive))
+      const before = yield* DeadLetter.count
+      yield* once(`big-control-${++ids}`, 0) // no letters: shows that a killed actor can be collected here
+      yield* once(`big-lettered-${++ids}`, 2)
+      expect((yield* DeadLetter.count) - before).toBe(2)
+      for (let i = 0; i < 3; i++) {
+        yield* Effect.sleep("20 millis") // a WeakRef's target lives at least until the current job ends
+        gc()
+      }
+      expect(states.map((state) => state.deref() === undefined).slice(-2)).toEqual([true, true])
+    })
+  )
 
   it.effect("every channel message a sender was told it sent is received or a dead letter", () =>
     Effect.gen(function* () {

@@ -43,13 +43,14 @@ layer(TestLayer, { excludeTestServices: true, timeout: 60_000 })("tracing", (it)
         })
       )
 
-      it.effect("a message sent outside any span makes no span", () =>
+      it.effect("a message sent outside any span, or with tracing turned off, makes no span", () =>
         Effect.gen(function* () {
           const ref = yield* on(side, Traced)
           const before = yield* ref.total()
           yield* ref.work({ n: 1 })
           yield* ref.note({ n: 1 })
           yield* ref.count({ n: 2 }).pipe(Stream.runDrain)
+          yield* ref.work({ n: 1 }).pipe(Effect.withTracerEnabled(false), Effect.withSpan("untraced"))
           expect(yield* ref.total()).toBe(before)
         })
       )

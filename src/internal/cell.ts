@@ -148,6 +148,8 @@ export class Cell {
   private draining = false
   private building = true
   private running = 0
+  /** Times the cell interrupted its fibers (kill, supervision giving up, restart): see `interruptAll`. */
+  private interrupts = 0
   private fibers: Set<Fiber.Fiber<unknown, unknown>> | undefined = undefined
   private impl: any = undefined
   /** The actor's context: the behaviour's services, ActorContext and the actor's Scope. */
@@ -193,8 +195,21 @@ export class Cell {
     dispatcherOf(Context.get(this.context!, Scheduler.Scheduler)).scheduleTask(task, 0)
   }
 
-  private track(fiber: Fiber.Fiber<unknown, unknown>): void {
+  /**
+   * Holds a fiber that is still running, so that a kill, supervision giving up or a restart interrupts
+   * it. `interrupts` is the count before the fiber was forked: if it moved, one of those ran inside the
+   * fork (woken by the fiber's first steps: Effect resumes a Deferred's waiter synchronously), before the
+   * cell had the fiber, and missed it. Tracking each fiber as it starts instead would give every actor a
+   * Set from its build on: 150 bytes more per idle actor, past the 1 KB bar.
+   */
+  private track(fiber: Fiber.Fiber<unknown, unknown>, interrupts = this.interrupts): void {
     ;(this.fibers ??= new Set()).add(fiber)
+    if (interrupts !== this.interrupts) fiber.interruptUnsafe()
+  }
+
+  private interruptAll(): void {
+    this.interrupts++
+    if (this.fibers !== undefined) for (const fiber of this.fibers) fiber.interruptUnsafe()
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -242,6 +257,7 @@ export class Cell {
     this.scope = scope
     this.context = Context.add(base, Scope.Scope, scope)
     this.building = true
+    const interrupts = this.interrupts
     const fiber = this.fork(build)
     const finished = (exit: Exit.Exit<object, unknown>) => {
       this.fibers?.delete(fiber)
@@ -250,8 +266,7 @@ export class Cell {
     }
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) return finished(exit)
-    this.track(fiber)
-    this.interruptIfMissed(fiber)
+    this.track(fiber, interrupts)
     fiber.addObserver(finished)
   }
 
@@ -289,12 +304,13 @@ export class Cell {
     state.restarting = true
     this.building = true
     if (this.meter !== undefined) this.meter.restarts++
-    if (this.fibers !== undefined) for (const fiber of this.fibers) fiber.interruptUnsafe()
+    this.interruptAll()
     if (state.step === undefined) {
       const stepper = this.fork(Schedule.toStepWithSleep(Supervision.scheduleOf(policy)))
       state.step = (stepper.pollUnsafe() as Exit.Success<(input: unknown) => Effect.Effect<unknown, unknown>>).value
     }
     const oldScope = this.scope!
+    const interrupts = this.interrupts
     const waited = this.fork(
       Scope.close(oldScope, Exit.fail(failure)).pipe(Effect.andThen(Effect.exit(state.step(undefined))))
     )
@@ -326,7 +342,7 @@ export class Cell {
     const done = waited.pollUnsafe()
     if (done !== undefined) afterWait(done)
     else {
-      this.track(waited as Fiber.Fiber<unknown, unknown>)
+      this.track(waited as Fiber.Fiber<unknown, unknown>, interrupts)
       waited.addObserver((exit) => {
         this.fibers?.delete(waited as Fiber.Fiber<unknown, unknown>)
         afterWait(exit)
@@ -347,7 +363,7 @@ export class Cell {
     this.status = Stopping
     this.termination = new T.Failed({ error })
     this.failPending(this.stoppedError)
-    if (this.fibers !== undefined) for (const fiber of this.fibers) fiber.interruptUnsafe()
+    this.interruptAll()
     this.maybeFinish()
   }
 
@@ -380,6 +396,11 @@ export class Cell {
   /** How the actor ended, once it has. */
   get terminationOf(): Termination | undefined {
     return this.status === Terminated ? this.termination : undefined
+  }
+
+  /** Killed (its queued messages fail with Killed), rather than stopped or failed. */
+  get killed(): boolean {
+    return this.termination?._tag === "Killed"
   }
 
   get isTerminated(): boolean {
@@ -427,7 +448,7 @@ export class Cell {
     this.status = Stopping
     this.termination = T.killed
     this.failPending(killed)
-    if (this.fibers !== undefined) for (const fiber of this.fibers) fiber.interruptUnsafe()
+    this.interruptAll()
     this.maybeFinish()
   }
 
@@ -608,6 +629,7 @@ export class Cell {
     // counted as running before the fiber starts: a handler that stops its own actor must not see it idle
     this.running++
     if (!method.concurrent) this.busy = true
+    const interrupts = this.interrupts
     const fiber = this.fork(this.marked(effect, env, method.concurrent))
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
@@ -619,8 +641,7 @@ export class Cell {
       env.fiber = undefined
       return this.complete(env, exit)
     }
-    this.track(fiber)
-    this.interruptIfMissed(fiber)
+    this.track(fiber, interrupts)
     fiber.addObserver((exit) => {
       this.fibers?.delete(fiber)
       this.running--
@@ -655,16 +676,6 @@ export class Cell {
       if (!concurrent) this.current = env
       return effect
     })
-  }
-
-  /**
-   * A kill (or supervision giving up) interrupts the fibers the cell tracks. One that ran inside a fork
-   * that had not returned yet (woken by the new fiber's first steps: Effect resumes a Deferred's waiter
-   * synchronously) missed that fiber, so it is interrupted here. Tracking each fiber as it starts instead
-   * would give every actor a Set from its build on: 150 bytes more per idle actor, past the 1 KB bar.
-   */
-  private interruptIfMissed(fiber: Fiber.Fiber<unknown, unknown>): void {
-    if (this.status >= Stopping && this.termination !== undefined) fiber.interruptUnsafe()
   }
 
   /** Normalizes what a handler returned: Effect, Promise, plain value, or (stream methods) a Stream/iterable. */

@@ -5,6 +5,7 @@
  * it (`DeadLetter.subscribe`); publishing never waits, so a slow subscriber misses letters, not the node.
  */
 import { Schema } from "effect"
+import * as ActorError from "../ActorError.ts"
 import type { Subject } from "./router.ts"
 import * as Subjects from "./subjects.ts"
 
@@ -37,3 +38,74 @@ export const recentKept = 8
 
 /** The fields the router fills in itself. */
 export type Letter = Omit<DeadLetter, "node" | "at">
+
+// Descriptions are made here, from values only. A closure made inside a method shares that method's
+// context with the method's other closures, so it would hold the cell, the link or the frame (with its
+// payload) for as long as the router keeps the letter among the latest ones.
+
+// a peer chooses method names and node ids: a letter quotes at most this much of each
+const clip = (s: string): string => (s.length > 200 ? `${s.slice(0, 200)}…` : s)
+
+const castLetter = (target: string, from: string, name: string, error: ActorError.ActorError): Letter => ({
+  kind: "cast",
+  target: clip(target),
+  name: clip(name),
+  reason: error.reason._tag,
+  message: clip(error.message),
+  from: clip(from)
+})
+
+/** A cast dropped with an error already at hand (cached, or made anyway). */
+export const castFailed = (target: string, from: string, name: string, error: ActorError.ActorError) => (): Letter =>
+  castLetter(target, from, name, error)
+
+/** A cast to a full `"fail"` mailbox: the error is made only if the letter is described. */
+export const castRefused =
+  (target: string, from: string, protocol: string, method: string, capacity: number) => (): Letter =>
+    castLetter(
+      target,
+      from,
+      `${protocol}.${method}`,
+      ActorError.make(new ActorError.MailboxFull({ actorId: target, capacity }))
+    )
+
+/** A cast to an actor that has gone (or to a method it does not have, when `protocol` is known). */
+export const castUnknown =
+  (target: string, from: string, protocol: string | undefined, method: string) => (): Letter =>
+    protocol === undefined
+      ? castLetter(target, from, method, ActorError.make(new ActorError.Stopped({ actorId: target })))
+      : castLetter(
+          target,
+          from,
+          `${protocol}.${method}`,
+          ActorError.make(new ActorError.UnknownMethod({ actorId: target, protocol, method }))
+        )
+
+/** A cast dropped on its way: too large to send (DecodeError), or no route (Unreachable). */
+export const castLost =
+  (target: string, from: string, method: string, reason: "DecodeError" | "Unreachable", detail: string, node: string) =>
+  (): Letter =>
+    castLetter(
+      target,
+      from,
+      method,
+      ActorError.make(
+        reason === "DecodeError"
+          ? new ActorError.DecodeError({ actorId: target, method, part: "payload", message: detail })
+          : new ActorError.Unreachable({ node, message: detail })
+      )
+    )
+
+/** A channel message dropped: `name` is empty when the inbox was already gone (its frame does not say). */
+export const channelLetter =
+  (target: string, name: string, reason: string, message: string, from: string) => (): Letter => ({
+    kind: "channel",
+    target: clip(target),
+    name: clip(name),
+    reason,
+    message: clip(message),
+    from: clip(from)
+  })
+
+/** A description made already (a kill drops at most a mailbox's worth of casts). */
+export const described = (letter: Letter) => (): Letter => letter

@@ -13,6 +13,7 @@ import type { NodeReport } from "./report.ts"
 import * as F from "./wire/frame.ts"
 import * as codec from "./codec.ts"
 import type { Schema } from "effect"
+import * as Letters from "./deadletters.ts"
 import { DeadLetter, type Letter, logged, recentKept, subject as deadLetterSubject } from "./deadletters.ts"
 
 /** A channel or topic as the router sees it: a name and the Schema of its messages. */
@@ -441,26 +442,16 @@ export class Router {
       }
       case F.CH_MSG: {
         const inbox = this.inboxes.get(frame[3])
-        // the descriptions hold strings, not the frame or the inbox: the inspector keeps the latest few
-        const target = String(frame[3])
-        const from = String(frame[2])
+        // dead letters are described by deadletters.ts from values: a closure here would hold the frame
         if (inbox === undefined || inbox.closed) {
-          this.deadLetter(() => ({
-            kind: "channel",
-            target,
-            name: "",
-            reason: "ChannelClosed",
-            message: "the inbox had closed",
-            from
-          }))
+          this.deadLetter(Letters.channelLetter(frame[3], "", "ChannelClosed", "the inbox had closed", frame[2]))
           return this.sendRouted([F.CH_CLOSED, frame[2], this.nodeId, frame[3]])
         }
         const decoded = codec.decodeWith(inbox.subject.schema, frame[4])
         // a message that fails the channel's Schema is dropped; its credit comes back at once
         if (Exit.isFailure(decoded)) {
           const name = inbox.subject.name
-          const message = issueOf(decoded)
-          this.deadLetter(() => ({ kind: "channel", target, name, reason: "DecodeError", message, from }))
+          this.deadLetter(Letters.channelLetter(frame[3], name, "DecodeError", issueOf(decoded), frame[2]))
           return this.sendRouted([F.CH_ACK, frame[2], this.nodeId, frame[3], 1])
         }
         Queue.offerUnsafe(inbox.queue, { value: decoded.value, from: frame[2] })
@@ -503,17 +494,10 @@ export class Router {
     inbox.closed = true
     this.inboxes.delete(inbox.id)
     // what the receiver left unread is lost to senders who were told it was sent
-    const { id: target, subject } = inbox
     for (let item = Queue.takeUnsafe(inbox.queue); item !== undefined && Exit.isSuccess(item);) {
       const from = item.value.from ?? this.nodeId
-      this.deadLetter(() => ({
-        kind: "channel",
-        target,
-        name: subject.name,
-        reason: "ChannelClosed",
-        message: "unread when the inbox closed",
-        from
-      }))
+      const unread = "unread when the inbox closed"
+      this.deadLetter(Letters.channelLetter(inbox.id, inbox.subject.name, "ChannelClosed", unread, from))
       item = Queue.takeUnsafe(inbox.queue)
     }
     Queue.failCauseUnsafe(inbox.queue, Cause.fail(closedChannel(inbox.subject.name)))

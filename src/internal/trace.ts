@@ -3,15 +3,23 @@
  * child span ("Protocol.method"), on whichever node the actor lives; over the wire the parent travels
  * as [traceId, spanId, sampled]. A message sent outside any span carries nothing and costs nothing.
  */
-import { Effect, type Fiber, Tracer } from "effect"
+import { Context, Effect, type Fiber, Option, Tracer } from "effect"
 import type { Method } from "../Protocol.ts"
 
 /**
- * The span a message sent from `fiber` belongs under: the fiber's current span, if it has one. Read off
- * the fiber's cache of its context (a property), not looked up in the context: this runs on every call.
+ * The span a message sent from `fiber` belongs under: the fiber's current span, if it has one, as
+ * `Effect.withSpan` would pick it (not with tracing turned off, past spans that disable propagation, not
+ * a no-op span). Read off the fiber's cache of its context, not looked up in it: this runs on every call.
  */
-export const parentOf = (fiber: Fiber.Fiber<unknown, unknown> | undefined): Tracer.AnySpan | undefined =>
-  fiber?.cache.span
+export const parentOf = (fiber: Fiber.Fiber<unknown, unknown> | undefined): Tracer.AnySpan | undefined => {
+  const cache = fiber?.cache
+  let span = cache?.span
+  if (span === undefined || !cache!.tracerEnabled) return undefined
+  while (span !== undefined && Context.get(span.annotations, Tracer.DisablePropagation)) {
+    span = span._tag === "Span" ? Option.getOrUndefined(span.parent) : undefined
+  }
+  return span === undefined || span.spanId === "noop" ? undefined : span
+}
 
 /** A parent span as it travels in CALL, CAST and STREAM frames. */
 export type Encoded = readonly [traceId: string, spanId: string, sampled: boolean]

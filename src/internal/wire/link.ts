@@ -15,6 +15,8 @@ import * as Supervision from "../../Supervision.ts"
 import * as T from "../../Termination.ts"
 import type { Termination } from "../../Termination.ts"
 import { Admitted, Envelope, Full, WaitingForRoom, chainOf, closesCycle, type Cell } from "../cell.ts"
+import * as Letters from "../deadletters.ts"
+import type { Letter } from "../deadletters.ts"
 import * as Trace from "../trace.ts"
 import { parentOf } from "../trace.ts"
 import * as codec from "../codec.ts"
@@ -582,11 +584,8 @@ export class Link {
         this.relayedCast(src, via ?? this.peer, actorId, -1)
         this.options.host.system.router.sendRouted([F.CAST_ACK, src, via ?? this.peer, actorId, 1])
       }
-      const method = String(frame[3])
-      this.dropCast(actorId, src ?? this.options.host.system.nodeId, () => ({
-        name: method,
-        error: ActorError.make(new ActorError.DecodeError({ actorId, method, part: "payload", message }))
-      }))
+      const from = src ?? this.options.host.system.nodeId
+      this.dropCast(Letters.castLost(actorId, from, String(frame[3]), "DecodeError", message, this.peer))
     } else {
       const name = F.names[type as number] ?? String(type)
       this.fail(ActorError.make(new ActorError.ProtocolError({ node: this.peer, message: `${name}: ${message}` })))
@@ -1157,11 +1156,8 @@ export class Link {
     if (next === undefined || next === this || next.status !== "open") {
       // a session of a served client routes nowhere but back to it: its refs reach only its own tree
       if (type === F.CAST && typeof request[5] === "string") {
-        const method = String(request[3])
-        this.dropCast(request[1], request[5], () => ({
-          name: method,
-          error: ActorError.make(new ActorError.Unreachable({ node: dst, message: `no route to node ${dst}` }))
-        }))
+        const message = `no route to node ${dst}`
+        this.dropCast(Letters.castLost(request[1], request[5], String(request[3]), "Unreachable", message, dst))
         return system.router.sendRouted([F.CAST_ACK, request[5], dst, request[1], 1])
       }
       return this.answerUnreachable(type, request[1], dst)
@@ -1286,28 +1282,18 @@ export class Link {
     // acknowledged once it is in the mailbox, or at once if it never will be: the caster's credit
     const from = src ?? this.peer
     const target = this.target(F.REPLY, -1, actorId, incarnation, methodName, "cast")
-    // the descriptions below hold names and numbers, not the cell: the inspector keeps the latest few
+    // the letters are described by deadletters.ts from values: never a closure over this frame's scope
     if (target === undefined) {
       const cell = this.options.host.system.cellOf(actorId)
       const protocol = cell === undefined || cell.incarnation !== incarnation ? undefined : cell.protocol.name
-      this.dropCast(actorId, from, () =>
-        protocol === undefined
-          ? { name: methodName, error: ActorError.make(new ActorError.Stopped({ actorId })) }
-          : {
-              name: `${protocol}.${methodName}`,
-              error: ActorError.make(new ActorError.UnknownMethod({ actorId, protocol, method: methodName }))
-            }
-      )
+      this.dropCast(Letters.castUnknown(actorId, from, protocol, methodName))
       return this.ackCast(src, actorId)
     }
     const { cell, method } = target
-    const protocol = cell.protocol.name
-    const name = () => `${protocol}.${methodName}`
     const decoded = codec.decode(actorId, method, "payload", payload)
     if (Exit.isFailure(decoded)) {
-      // the DecodeError itself, already made: the failed decode, which holds the payload, is let go
-      const error = failureOf(decoded)
-      this.dropCast(actorId, from, () => ({ name: name(), error }))
+      const name = `${cell.protocol.name}.${methodName}`
+      this.dropCast(Letters.castFailed(actorId, from, name, failureOf(decoded)))
       return this.ackCast(src, actorId)
     }
     const env = new Envelope(method, decoded.value, undefined)
@@ -1315,41 +1301,32 @@ export class Link {
     if (trace !== undefined) env.parent = Trace.decode(trace)
     const sent = cell.send(env)
     if (sent === WaitingForRoom) {
-      env.onAdmit = (ok) => {
-        if (!ok) {
-          const stopped = cell.stoppedError
-          this.dropCast(actorId, from, () => ({ name: name(), error: stopped }))
-        }
-        this.ackCast(src, actorId)
-      }
+      env.onAdmit = (ok) => this.admitted(ok, cell, methodName, src, from)
       return
     }
     if (sent === Full) {
-      const capacity = cell.capacity
-      this.dropCast(actorId, from, () => ({
-        name: name(),
-        error: ActorError.make(new ActorError.MailboxFull({ actorId, capacity }))
-      }))
+      this.dropCast(Letters.castRefused(actorId, from, cell.protocol.name, methodName, cell.capacity))
     } else if (sent !== Admitted) {
-      const stopped = cell.stoppedError
-      this.dropCast(actorId, from, () => ({ name: name(), error: stopped }))
+      this.dropCast(Letters.castFailed(actorId, from, `${cell.protocol.name}.${methodName}`, cell.stoppedError))
     }
     this.ackCast(src, actorId)
+  }
+
+  /** A cast that waited for room is in the mailbox, or never will be (its actor stopped or was killed). */
+  private admitted(ok: boolean, cell: Cell, methodName: string, src: string | undefined, from: string): void {
+    if (!ok) {
+      const error = cell.killed ? ActorError.make(new ActorError.Killed({ actorId: cell.id })) : cell.stoppedError
+      this.dropCast(Letters.castFailed(cell.id, from, `${cell.protocol.name}.${methodName}`, error))
+    }
+    this.ackCast(src, cell.id)
   }
 
   /**
    * A cast dropped on its way or at its actor, with no caster to tell: a dead letter. What it was and why
    * is worked out only if the letter is logged or published: a flood of refused casts costs a count.
    */
-  private dropCast(
-    actorId: string,
-    from: string,
-    what: () => { readonly name: string; readonly error: ActorError.ActorError }
-  ): void {
-    this.options.host.system.router.deadLetter(() => {
-      const { name, error } = what()
-      return { kind: "cast", target: actorId, name, reason: error.reason._tag, message: error.message, from }
-    }, this.runFork)
+  private dropCast(describe: () => Letter): void {
+    this.options.host.system.router.deadLetter(describe, this.runFork)
   }
 
   private onStream(

@@ -242,7 +242,7 @@ function nodeCard(n) {
     (n.deadLetters > 0 ? '<div class="bad">' + plural(n.deadLetters, "dead letter") + "</div>" : "") +
     (n.recentDeadLetters || []).slice(-3).reverse().map((l) =>
       '<div class="meta" title="' + esc(l.message) + '">' + clock(l.at) + " " + esc(l.reason) + ": " + esc(l.kind) + " " +
-      esc(l.name) + " to " + esc(l.target) + (l.from ? " from " + esc(l.from) : "") + "</div>").join("") +
+      esc(l.name || "(a closed inbox)") + " to " + esc(l.target) + (l.from ? " from " + esc(l.from) : "") + "</div>").join("") +
     (n.kinds.length ? '<div class="meta">spawns: ' + n.kinds.map(esc).join(", ") + "</div>" : "") +
     (links ? "<ul>" + links + "</ul>" : "") + "</div>";
 }
