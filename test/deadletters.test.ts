@@ -7,7 +7,7 @@
 import { assert, describe, expect, layer } from "@effect/vitest"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
-import { Effect, Exit, Fiber, Layer, Metric, Schema, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Logger, Metric, Schema, Scope, Stream } from "effect"
 import {
   Actor,
   type ActorError,
@@ -198,6 +198,23 @@ layer(TestLayer, { excludeTestServices: true, timeout: 60_000 })("dead letters",
       })
     )
   }
+
+  it.effect("a channel's dead letters are logged with the receiver's services (its logger)", () =>
+    Effect.gen(function* () {
+      const logged: Array<string> = []
+      const capture = Logger.make(({ message }) => void logged.push(String(message)))
+      // a system of its own: the shared one has logged its first ten letters already
+      yield* Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const inbox = yield* Channel.open(Jobs, { capacity: 4 }).pipe(Scope.provide(scope))
+        yield* Channel.send(inbox.endpoint, { from: "me", seq: 1 })
+        yield* Scope.close(scope, Exit.void)
+      }).pipe(Effect.provide(Layer.mergeAll(ActorSystem.layer(), Logger.layer([capture]))))
+      expect(
+        logged.filter((m) => m.includes("dead letter") && m.includes("unread when the inbox closed"))
+      ).toHaveLength(1)
+    })
+  )
 
   it.effect("the latest dead letters, kept for the inspector, do not keep their killed actor alive", () =>
     Effect.gen(function* () {

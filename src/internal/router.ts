@@ -420,7 +420,7 @@ export class Router {
     }
   }
 
-  private receiveRouted(_link: Link | undefined, frame: Array<any>): void {
+  private receiveRouted(link: Link | undefined, frame: Array<any>): void {
     switch (frame[0]) {
       case F.CH_OPEN: {
         const inbox = this.inboxes.get(frame[4])
@@ -444,14 +444,18 @@ export class Router {
         const inbox = this.inboxes.get(frame[3])
         // dead letters are described by deadletters.ts from values: a closure here would hold the frame
         if (inbox === undefined || inbox.closed) {
-          this.deadLetter(Letters.channelLetter(frame[3], "", "ChannelClosed", "the inbox had closed", frame[2]))
+          const closed = Letters.channelLetter(frame[3], "", "ChannelClosed", "the inbox had closed", frame[2])
+          this.deadLetter(closed, link?.runFork)
           return this.sendRouted([F.CH_CLOSED, frame[2], this.nodeId, frame[3]])
         }
         const decoded = codec.decodeWith(inbox.subject.schema, frame[4])
         // a message that fails the channel's Schema is dropped; its credit comes back at once
         if (Exit.isFailure(decoded)) {
           const name = inbox.subject.name
-          this.deadLetter(Letters.channelLetter(frame[3], name, "DecodeError", issueOf(decoded), frame[2]))
+          this.deadLetter(
+            Letters.channelLetter(frame[3], name, "DecodeError", issueOf(decoded), frame[2]),
+            link?.runFork
+          )
           return this.sendRouted([F.CH_ACK, frame[2], this.nodeId, frame[3], 1])
         }
         Queue.offerUnsafe(inbox.queue, { value: decoded.value, from: frame[2] })
@@ -485,11 +489,13 @@ export class Router {
         this.inboxes.set(inbox.id, inbox)
         return inbox
       }),
-      (inbox) => Effect.sync(() => this.closeInbox(inbox))
+      // the receiver's services log what it left unread (dead letters)
+      (inbox) =>
+        Effect.withFiber((fiber) => Effect.sync(() => this.closeInbox(inbox, Effect.runForkWith(fiber.context))))
     )
   }
 
-  private closeInbox(inbox: Inbox): void {
+  private closeInbox(inbox: Inbox, log?: (effect: Effect.Effect<void>) => unknown): void {
     if (inbox.closed) return
     inbox.closed = true
     this.inboxes.delete(inbox.id)
@@ -497,7 +503,7 @@ export class Router {
     for (let item = Queue.takeUnsafe(inbox.queue); item !== undefined && Exit.isSuccess(item);) {
       const from = item.value.from ?? this.nodeId
       const unread = "unread when the inbox closed"
-      this.deadLetter(Letters.channelLetter(inbox.id, inbox.subject.name, "ChannelClosed", unread, from))
+      this.deadLetter(Letters.channelLetter(inbox.id, inbox.subject.name, "ChannelClosed", unread, from), log)
       item = Queue.takeUnsafe(inbox.queue)
     }
     Queue.failCauseUnsafe(inbox.queue, Cause.fail(closedChannel(inbox.subject.name)))

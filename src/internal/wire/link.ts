@@ -278,7 +278,8 @@ export class Link {
   private readonly pending = new Requests<Pending>()
   private readonly inbound = new Requests<Envelope | InboundStream | Forwarded>()
   private openWaiters: Array<(error: ActorError.ActorError | undefined) => void> = []
-  private readonly runFork: <A, E>(effect: Effect.Effect<A, E, never>) => Fiber.Fiber<A, E>
+  /** @internal runs an effect with the services of the node's host (its logger...) */
+  readonly runFork: <A, E>(effect: Effect.Effect<A, E, never>) => Fiber.Fiber<A, E>
   private readonly flushTask = () => this.flush()
   private batchLimit: number
   private lastHeard = Date.now()
