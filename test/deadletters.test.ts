@@ -16,7 +16,8 @@ import {
   Channel,
   DeadLetter,
   Inspector,
-  type Protocol
+  type Protocol,
+  Supervision
 } from "troupe"
 import { Gate, GateLive, Worker, WorkerLive } from "./fixtures/spec-actors.ts"
 import { Jobs, Relay, RelayLive } from "./fixtures/channel-actors.ts"
@@ -238,6 +239,29 @@ layer(TestLayer, { excludeTestServices: true, timeout: 60_000 })("dead letters",
       expect(states.map((state) => state.deref() === undefined).slice(-2)).toEqual([true, true])
     })
   )
+
+  for (const side of [inProcess, worker]) {
+    it.effect(`${side.name}: casts queued when supervision gives up on the actor are dead letters: Stopped`, () =>
+      Effect.gen(function* () {
+        const letters = yield* DeadLetter.subscribe()
+        const ref = yield* on(side, Worker, `letters-given-up-${side.name}-${++ids}`, { supervision: Supervision.stop })
+        const gate = yield* Actor.getOrSpawn(Gate, { id: "gate", backend: side.backend })
+        const name = `${ref.id}-gate`
+        const holding = yield* Effect.forkChild(ref.hold({ gate: name, tag: "held" }))
+        yield* gate.await({ name: `entered:${name}` })
+        const crashing = yield* Effect.forkChild(Effect.exit(ref.crash({ message: "boom" })), {
+          startImmediately: true
+        })
+        yield* ref.record({ entry: "behind the crash" })
+        yield* gate.isOpen({ name: "nothing" }) // the node has both messages queued (one link, in order)
+        yield* gate.open({ name })
+        expect(yield* Fiber.join(holding)).toBe("held")
+        expect(reasonOf(yield* Fiber.join(crashing))).toBe("Defect")
+        const dropped = yield* lettersFor(letters, ref.id, 1)
+        expect(dropped.map((l) => [l.name, l.reason])).toEqual([["SpecWorker.record", "Stopped"]])
+      })
+    )
+  }
 
   it.effect("every channel message a sender was told it sent is received or a dead letter", () =>
     Effect.gen(function* () {

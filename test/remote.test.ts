@@ -9,7 +9,7 @@ import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Actor, ActorError } from "troupe"
+import { Actor, ActorError, DeadLetter } from "troupe"
 import { Remote, type RemoteOptions } from "troupe/node"
 import { Gate, Worker } from "./fixtures/spec-actors.ts"
 import { Unhosted } from "./fixtures/wire-actors.ts"
@@ -243,10 +243,9 @@ describe("remote: every security option is read", () => {
   it.live("--max-frame: the client keeps under the server's limit; a message over it fails alone, typed", () =>
     Effect.gen(function* () {
       const served = yield* serve(["--secret-file", secretFile, "--max-frame", "65536"])
-      const calc = yield* Effect.provide(
-        Actor.spawn(Worker, { id: "big", backend: Remote }),
-        yield* connect(served.port)
-      )
+      const ctx = yield* connect(served.port)
+      const calc = yield* Effect.provide(Actor.spawn(Worker, { id: "big", backend: Remote }), ctx)
+      const letters = yield* Effect.provide(DeadLetter.subscribe(), ctx)
       const bytes = (n: number) => ({ bytes: new Uint8Array(n), at: new Date(0), big: 1n })
       // 16 payloads of 20 kB in one tick: one batch would be over the limit, so they go in several
       const many = yield* Effect.forEach(Array.from({ length: 16 }), () => calc.describe(bytes(20_000)), {
@@ -257,10 +256,13 @@ describe("remote: every security option is read", () => {
       const exit = yield* Effect.exit(calc.describe(bytes(100_000)))
       expect(reasonOf(exit)).toBe("DecodeError")
       expect(String(Exit.isFailure(exit) && exit.cause)).toContain("over the peer's limit of 65536 bytes")
-      // a cast over the limit is dropped (casts are at most once); the link still works
+      // a cast over the limit is dropped (casts are at most once), as a dead letter; the link still works
       yield* calc.record({ entry: "x".repeat(100_000) })
       yield* calc.record({ entry: "small" })
       expect(yield* calc.history()).toEqual(["small"])
+      const [letter] = yield* letters.pipe(Stream.take(1), Stream.runCollect)
+      expect(letter).toMatchObject({ kind: "cast", target: "big", name: "record", reason: "DecodeError" })
+      expect(letter?.message).toContain("over the peer's limit of 65536 bytes")
     })
   )
 
