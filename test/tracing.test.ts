@@ -73,4 +73,25 @@ layer(TestLayer, { excludeTestServices: true, timeout: 60_000 })("tracing", (it)
       expect([work?.name, work?.parent]).toEqual(["Traced.work", forward?.spanId])
     })
   )
+
+  it.effect("a cast and a stream relayed through the hub carry the trace too", () =>
+    Effect.gen(function* () {
+      const hop = yield* on(worker, Hop)
+      const target = yield* on(child, Traced)
+      const root = yield* Effect.gen(function* () {
+        yield* hop.forwardNote({ to: target, n: 1 })
+        expect(yield* hop.forwardCount({ to: target, n: 2 })).toEqual([1, 2])
+        return yield* Effect.currentSpan
+      }).pipe(Effect.withSpan("relayed"))
+      const probe = yield* on(worker, Traced)
+      const hops = yield* probe.spans({ traceId: root.traceId })
+      const there = yield* target.spans({ traceId: root.traceId })
+      const spanOf = (name: string) => hops.find((s) => s.name === name)?.spanId
+      expect(there.map((s) => [s.name, s.parent])).toEqual([
+        ["Traced.note", spanOf("Hop.forwardNote")],
+        ["Traced.count", spanOf("Hop.forwardCount")]
+      ])
+      expect(spanOf("Hop.forwardNote")).toBeDefined()
+    })
+  )
 })
