@@ -6,8 +6,8 @@
  * reach nothing their holder's node has no route to.
  */
 import { assert, describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Schema } from "effect"
-import { Actor, type ActorError, ActorRef, ActorSystem, Channel } from "troupe"
+import { Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
+import { Actor, type ActorError, ActorRef, ActorSystem, Channel, DeadLetter } from "troupe"
 import { Workers, type PoolBackend } from "troupe/node"
 import { Broker, BrokerLive, Counter, CounterLive, Counters, Ring, RingLive } from "./fixtures/ref-actors.ts"
 import { CAST_WINDOW } from "../src/internal/wire/frame.ts"
@@ -244,6 +244,7 @@ describe("refs: nodes that die mid-relay", () => {
     Effect.gen(function* () {
       const [counter, broker] = yield* apart(worker, worker)
       const where = yield* counter.node()
+      const letters = yield* DeadLetter.subscribe({ capacity: 4 * CAST_WINDOW })
       yield* Effect.forkChild(Effect.exit(counter.block()), { startImmediately: true })
       const times = 3 * CAST_WINDOW
       const flood = yield* Effect.forkChild(broker.flood({ target: counter, times }), { startImmediately: true })
@@ -257,6 +258,16 @@ describe("refs: nodes that die mid-relay", () => {
       yield* (yield* backend.nodes).find((n) => n.id === where)!.kill
       // the hub gives back the credit of what it relayed there; the rest goes nowhere (at most once)
       expect(yield* bounded(Fiber.join(flood), "the flood to finish")).toBe(times)
+      // ...but not silently: the hub, with no route to the dead node, makes each a dead letter
+      const [letter] = yield* bounded(
+        letters.pipe(
+          Stream.filter((l) => l.reason === "Unreachable"),
+          Stream.take(1),
+          Stream.runCollect
+        ),
+        "a dead letter"
+      )
+      expect(letter).toMatchObject({ kind: "cast", target: counter.id, from: yield* broker.whereAmI() })
     }).pipe(Effect.provide(layerFor([worker], 2)))
   )
 
