@@ -312,6 +312,39 @@ describe("in-process actors", () => {
     }).pipe(isolated)
   )
 
+  it.effect("stop and kill complete once the actor's finalizers have run; then its id is free", () =>
+    Effect.gen(function* () {
+      const Held = Actor.make("HeldOpen", { ping: { success: Schema.Number } })
+      for (const how of ["stop", "kill"] as const) {
+        const release = yield* Latch.make(false)
+        let finalized = false
+        const HeldLive = Held.toLayer(
+          Effect.gen(function* () {
+            yield* Effect.addFinalizer(() =>
+              Effect.andThen(
+                release.await,
+                Effect.sync(() => (finalized = true))
+              )
+            )
+            return Held.of({ ping: () => Effect.succeed(1) })
+          })
+        )
+        yield* Effect.gen(function* () {
+          const ref = yield* Actor.spawn(Held, { id: `held-${how}` })
+          const end = how === "stop" ? Actor.stop(ref) : Actor.kill(ref)
+          const ending = yield* Effect.forkChild(end, { startImmediately: true })
+          yield* Effect.yieldNow
+          expect(ending.pollUnsafe()).toBeUndefined() // its finalizer is still waiting
+          expect(reasonOf(yield* Effect.exit(Actor.spawn(Held, { id: `held-${how}` })))).toBe("AlreadyExists")
+          yield* release.open
+          yield* Fiber.join(ending)
+          expect(finalized).toBe(true)
+          expect(yield* (yield* Actor.spawn(Held, { id: `held-${how}` })).ping()).toBe(1)
+        }).pipe(Effect.provide(HeldLive))
+      }
+    }).pipe(isolated)
+  )
+
   it.effect("a stopped id can be spawned again, with fresh state; old refs stay stopped", () =>
     Effect.gen(function* () {
       const first = yield* Actor.spawn(Calculator, { id: "again" })

@@ -157,7 +157,8 @@ export class Cell {
   private streamContext: Context.Context<never> | undefined = undefined
   private scope: Scope.Closeable | undefined = undefined
   private termination: Termination | undefined = undefined
-  private observers: Array<(t: Termination) => void> | undefined = undefined
+  /** Those waiting for the end; null once it has come (its finalizers have run, its id is free). */
+  private observers: Array<(t: Termination) => void> | undefined | null = undefined
   private startObservers: Array<(error: ActorError.ActorError | undefined) => void> | undefined = undefined
   private stopped: ActorError.ActorError | undefined = undefined
   /** The initial build's failure, for those who wait on the spawn. */
@@ -379,10 +380,13 @@ export class Cell {
     if (observers !== undefined) for (const cb of observers) cb(error)
   }
 
-  /** Calls back once when the actor has terminated (at once if it already has). */
+  /**
+   * Calls back once when the actor has terminated (at once if it already has): after its finalizers, so
+   * that a stop or kill that waits for this leaves the id free and the actor's resources released.
+   */
   whenTerminated(cb: (t: Termination) => void): () => void {
-    if (this.termination !== undefined) {
-      cb(this.termination)
+    if (this.observers === null) {
+      cb(this.termination!)
       return () => {}
     }
     const observers = (this.observers ??= [])
@@ -499,8 +503,8 @@ export class Cell {
     const notify = () => {
       this.host.terminated(this)
       const observers = this.observers
-      this.observers = undefined
-      if (observers !== undefined) for (const cb of observers) cb(termination)
+      this.observers = null
+      if (observers) for (const cb of observers) cb(termination)
     }
     const scope = this.scope
     if (scope === undefined || this.context === undefined) return notify()
