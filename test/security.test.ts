@@ -125,6 +125,17 @@ const ServerLive = Layer.effect(
 )
 
 /** The legitimate client still works. */
+/** A raw client past the handshake, with a SpecWorker spawned in its session, and that actor's incarnation. */
+const rawWithActor = (port: number, id: string) =>
+  Effect.gen(function* () {
+    const client = yield* raw(port)
+    yield* client.authenticate(secret)
+    client.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
+    client.sendBatch([[SPAWN, 1, "SpecWorker", id, null, null, false, null]])
+    const spawned = ((yield* client.batch(3)) as Array<Array<any>>)[0]!
+    return { client, incarnation: spawned[3] as number }
+  })
+
 const stillServing = Effect.gen(function* () {
   const { calc } = yield* Server
   expect(yield* calc.add({ a: 40, b: 2 })).toBe(42)
@@ -256,11 +267,7 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
       expect(failedMessage(yield* before.batch(1))).toContain("unauthorized")
       yield* before.closed
 
-      const after = yield* raw((yield* Server).port)
-      yield* after.authenticate(secret)
-      after.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
-      after.sendBatch([[SPAWN, 1, "SpecWorker", "victim", null, null, false, null]])
-      yield* after.batch(3)
+      const { client: after } = yield* rawWithActor((yield* Server).port, "victim")
       const spawnReply = (after.batches[3] as Array<Array<any>>)[0]!
       expect(spawnReply.slice(0, 3)).toEqual([REPLY, 1, 0])
       // a payload whose own "__proto__" key would, if assigned naively, give it the fields a and b
@@ -292,16 +299,12 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
 
   it.effect("a CALL's span: a forged one only parents that call's span; a malformed one closes the link", () =>
     Effect.gen(function* () {
-      const client = yield* raw((yield* Server).port)
-      yield* client.authenticate(secret)
-      client.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
-      client.sendBatch([[SPAWN, 1, "SpecWorker", "spanned", null, null, false, null]])
-      const spawned = ((yield* client.batch(3)) as Array<Array<any>>)[0]!
+      const { client, incarnation } = yield* rawWithActor((yield* Server).port, "spanned")
       const span = ["f".repeat(32), "e".repeat(16), true]
-      client.sendBatch([[CALL, 2, "spanned", spawned[3], "add", { a: 1, b: 2 }, null, span]])
+      client.sendBatch([[CALL, 2, "spanned", incarnation, "add", { a: 1, b: 2 }, null, span]])
       expect(((yield* client.batch(4)) as Array<Array<any>>)[0]).toEqual([REPLY, 2, 0, 3])
-      client.sendBatch([[CAST, "spanned", spawned[3], "record", { entry: "x" }, null, span]])
-      client.sendBatch([[CALL, 3, "spanned", spawned[3], "add", { a: 1, b: 2 }, null, ["x".repeat(65), "y", true]]])
+      client.sendBatch([[CAST, "spanned", incarnation, "record", { entry: "x" }, null, span]])
+      client.sendBatch([[CALL, 3, "spanned", incarnation, "add", { a: 1, b: 2 }, null, ["x".repeat(65), "y", true]]])
       yield* client.closed
       expect(client.batches.map(failedMessage).find((m) => m !== undefined)).toContain("malformed CALL")
       yield* stillServing
@@ -310,14 +313,10 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
 
   it.effect("a CALL's chain: forged tokens change nothing but that call; a malformed chain closes the link", () =>
     Effect.gen(function* () {
-      const client = yield* raw((yield* Server).port)
-      yield* client.authenticate(secret)
-      client.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
-      client.sendBatch([[SPAWN, 1, "SpecWorker", "chained", null, null, false, null]])
-      const spawned = ((yield* client.batch(3)) as Array<Array<any>>)[0]!
-      client.sendBatch([[CALL, 2, "chained", spawned[3], "add", { a: 1, b: 2 }, ["forged", "x".repeat(32)]]])
+      const { client, incarnation } = yield* rawWithActor((yield* Server).port, "chained")
+      client.sendBatch([[CALL, 2, "chained", incarnation, "add", { a: 1, b: 2 }, ["forged", "x".repeat(32)]]])
       expect(((yield* client.batch(4)) as Array<Array<any>>)[0]).toEqual([REPLY, 2, 0, 3])
-      client.sendBatch([[CALL, 3, "chained", spawned[3], "add", { a: 1, b: 2 }, Array(33).fill("t")]])
+      client.sendBatch([[CALL, 3, "chained", incarnation, "add", { a: 1, b: 2 }, Array(33).fill("t")]])
       yield* client.closed
       expect(client.batches.map(failedMessage).find((m) => m !== undefined)).toContain("malformed CALL")
       yield* stillServing
@@ -326,11 +325,7 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
 
   it.effect("INSPECT reports the client's own session only; a hop count past the limit closes the link", () =>
     Effect.gen(function* () {
-      const client = yield* raw((yield* Server).port)
-      yield* client.authenticate(secret)
-      client.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
-      client.sendBatch([[SPAWN, 1, "SpecWorker", "mine", null, null, false, null]])
-      yield* client.batch(3)
+      const { client } = yield* rawWithActor((yield* Server).port, "mine")
       client.sendBatch([[INSPECT, 2, 8, 1000]])
       const reply = ((yield* client.batch(4)) as Array<Array<any>>)[0]!
       expect(reply.slice(0, 3)).toEqual([REPLY, 2, 0])
