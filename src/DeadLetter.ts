@@ -6,8 +6,7 @@
  */
 import { Effect, type Scope, type Stream } from "effect"
 import { ActorSystem } from "./ActorSystem.ts"
-import { DeadLetter } from "./internal/deadletters.ts"
-import { subject } from "./internal/deadletters.ts"
+import { DeadLetter, subject } from "./internal/deadletters.ts"
 
 export { DeadLetter } from "./internal/deadletters.ts"
 

@@ -46,14 +46,17 @@ export type Letter = Omit<DeadLetter, "node" | "at">
 // a peer chooses method names and node ids: a letter quotes at most this much of each
 const clip = (s: string): string => (s.length > 200 ? `${s.slice(0, 200)}…` : s)
 
-const castLetter = (target: string, from: string, name: string, error: ActorError.ActorError): Letter => ({
-  kind: "cast",
-  target: clip(target),
-  name: clip(name),
-  reason: error.reason._tag,
-  message: clip(error.message),
-  from: clip(from)
-})
+const letter = (
+  kind: Letter["kind"],
+  target: string,
+  name: string,
+  reason: string,
+  message: string,
+  from: string
+): Letter => ({ kind, target: clip(target), name: clip(name), reason, message: clip(message), from: clip(from) })
+
+const castLetter = (target: string, from: string, name: string, error: ActorError.ActorError): Letter =>
+  letter("cast", target, name, error.reason._tag, error.message, from)
 
 /** A cast dropped with an error already at hand (cached, or made anyway). */
 export const castFailed = (target: string, from: string, name: string, error: ActorError.ActorError) => (): Letter =>
@@ -98,14 +101,8 @@ export const castLost =
 
 /** A channel message dropped: `name` is empty when the inbox was already gone (its frame does not say). */
 export const channelLetter =
-  (target: string, name: string, reason: string, message: string, from: string) => (): Letter => ({
-    kind: "channel",
-    target: clip(target),
-    name: clip(name),
-    reason,
-    message: clip(message),
-    from: clip(from)
-  })
+  (target: string, name: string, reason: string, message: string, from: string) => (): Letter =>
+    letter("channel", target, name, reason, message, from)
 
 /** A description made already (a kill drops at most a mailbox's worth of casts). */
 export const described = (letter: Letter) => (): Letter => letter

@@ -162,6 +162,10 @@ interface Subscriber {
   readonly queue: Queue.Queue<unknown>
 }
 
+/** Credit towards a neighbour, and no publisher waiting for it before this one. */
+const canSendNow = (interest: { readonly credit: number; readonly waiters: Waiters }): boolean =>
+  interest.credit > 0 && interest.waiters.size === 0
+
 /** A topic as one node knows it. */
 class TopicState {
   readonly subject: Subject
@@ -656,7 +660,8 @@ export class Router {
   deadLetter(describe: () => Letter, log: (effect: Effect.Effect<void>) => unknown = Effect.runFork): void {
     const n = ++this.deadLetters
     const slot = (n - 1) % recentKept
-    this.recentAt[slot] = Date.now()
+    const at = Date.now()
+    this.recentAt[slot] = at
     this.recentLetters[slot] = describe
     const topic = this.topics.get(deadLetterSubject.name)
     // past the few it logs, a node with no one to hand the letter to only counts: it is never built
@@ -671,15 +676,17 @@ export class Router {
         Effect.logWarning(`troupe: dead letter on ${this.nodeId}: ${what}: ${letter.reason}: ${letter.message}${more}`)
       )
     }
-    if (!wanted) return
-    const value = new DeadLetter({ ...letter, node: this.nodeId, at: Date.now() })
-    const encoded = codec.encodeWith(DeadLetter, value)
+    if (wanted) this.publishNow(topic, new DeadLetter({ ...letter, node: this.nodeId, at }))
+  }
+
+  /** A publication that never waits: a full subscriber buffer, or a neighbour out of credit, misses it. */
+  private publishNow(topic: TopicState, value: unknown): void {
+    const encoded = codec.encodeWith(topic.subject.schema, value)
     if (Exit.isFailure(encoded)) return
-    // a publication that never waits: a full subscriber buffer, or a neighbour out of credit, misses it
     topic.publications++
     for (const subscriber of topic.subscribers) if (Queue.offerUnsafe(subscriber.queue, value)) topic.deliveries++
     for (const [link, interest] of topic.interested) {
-      if (interest.credit > 0 && interest.waiters.size === 0) {
+      if (canSendNow(interest)) {
         interest.credit--
         link.send([F.T_PUB, topic.subject.name, encoded.value])
       }
@@ -698,8 +705,7 @@ export class Router {
   }
 
   private hasCredit(topic: TopicState): boolean {
-    for (const interest of topic.interested.values())
-      if (interest.credit > 0 && interest.waiters.size === 0) return true
+    for (const interest of topic.interested.values()) if (canSendNow(interest)) return true
     return false
   }
 
