@@ -217,6 +217,20 @@ const terminationOf = (cell: Cell): Effect.Effect<Termination> =>
     return Effect.sync(off)
   })
 
+/** Completes once every one of the cells has terminated. */
+const allTerminated = (cells: ReadonlyArray<Cell>): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    let left = cells.length + 1
+    const done = () => {
+      if (--left === 0) resume(Effect.void)
+    }
+    const offs = cells.map((cell) => cell.whenTerminated(done))
+    done()
+    return Effect.sync(() => {
+      for (const off of offs) off()
+    })
+  })
+
 const mailboxFull = (cell: Cell) =>
   ActorError.make(new ActorError.MailboxFull({ actorId: cell.id, capacity: cell.capacity }))
 
@@ -418,28 +432,21 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
       return cell !== undefined && cell.incarnation === incarnation ? endpointOf(cell) : undefined
     },
     // a graceful stop of every actor, bounded: a handler that never ends (a long sleep, a call to itself)
-    // must not keep the program from finishing, so what is left after stopTimeout is killed
+    // must not keep the program from finishing, so what is left after stopTimeout is killed. One wait
+    // and one timer for all of them: a timer and a fiber per actor halved the stop rate of 100k actors
     shutdown: Effect.suspend(() => {
       const all = Array.from(cells.values())
-      return Effect.forEach(
-        all,
-        (cell) => {
-          cell.stop()
-          return terminationOf(cell).pipe(
-            Effect.timeoutOrElse({
-              duration: stopTimeout,
-              orElse: () =>
-                Effect.suspend(() => {
-                  cell.kill()
-                  return Effect.timeoutOrElse(Effect.asVoid(terminationOf(cell)), {
-                    duration: stopTimeout,
-                    orElse: () => Effect.void
-                  })
-                })
+      for (const cell of all) cell.stop()
+      return allTerminated(all).pipe(
+        Effect.timeoutOrElse({
+          duration: stopTimeout,
+          orElse: () =>
+            Effect.suspend(() => {
+              const left = all.filter((cell) => !cell.isTerminated)
+              for (const cell of left) cell.kill()
+              return Effect.timeoutOrElse(allTerminated(left), { duration: stopTimeout, orElse: () => Effect.void })
             })
-          )
-        },
-        { concurrency: "unbounded", discard: true }
+        })
       )
     })
   }

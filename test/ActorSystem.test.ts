@@ -959,10 +959,18 @@ describe("the system", () => {
     Effect.gen(function* () {
       const g = yield* makeGated
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(Layer.merge(g.layer, ActorSystem.layer({ stopTimeout: 500 })), scope)
-      const held = yield* Effect.gen(function* () {
+      const context = yield* Layer.buildWithScope(
+        Layer.mergeAll(g.layer, CalculatorLive, ActorSystem.layer({ stopTimeout: 500 })),
+        scope
+      )
+      const { held, ended } = yield* Effect.gen(function* () {
         const actor = yield* Actor.spawn(Gated, { id: "stuck" })
-        return yield* Effect.forkChild(actor.hold({ tag: "never released" }))
+        const calculators = yield* Effect.forEach([1, 2, 3], (i) => Actor.spawn(Calculator, { id: `calc-${i}` }))
+        const ended = yield* Effect.forkChild(
+          Effect.forEach([actor, ...calculators], (ref) => Actor.watch(ref), { concurrency: "unbounded" }),
+          { startImmediately: true }
+        )
+        return { held: yield* Effect.forkChild(actor.hold({ tag: "never released" })), ended }
       }).pipe(Effect.provide(context))
       yield* Deferred.await(g.entered)
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
@@ -975,6 +983,8 @@ describe("the system", () => {
       expect(error.reason._tag).toBe("Killed")
       expect(yield* Ref.get(g.finalized)).toBe(true)
       expect(yield* Ref.get(g.interrupted)).toEqual(["never released"])
+      // only the actor still running at the deadline is killed; the others had stopped gracefully
+      expect((yield* Fiber.join(ended)).map((t) => t._tag)).toEqual(["Killed", "Stopped", "Stopped", "Stopped"])
     })
   )
 
