@@ -64,6 +64,26 @@ export const getOrSpawn = <P extends Protocol.Any, B extends BackendKey | undefi
 ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, Needs<P, B>> =>
   ActorSystem.getOrSpawnWith(protocol, options)
 
+/**
+ * Spawns an actor that lives as long as the current Scope: closing the scope stops it (gracefully; past
+ * the system's `stopTimeout` it is killed). Called in a behaviour's build or handler, the scope is the
+ * actor's own, so the new actor is a child: it stops when its parent stops, and a restart of the parent
+ * stops it before the build spawns it afresh.
+ *
+ * @example
+ * ```ts
+ * const Team = Lead.toLayer(Effect.gen(function* () {
+ *   const helper = yield* Actor.spawnScoped(Helper, { id: "helper" }) // stops with the Lead actor
+ *   return Lead.of({ delegate: (task) => helper.run(task) })
+ * }))
+ * ```
+ */
+export const spawnScoped = <P extends Protocol.Any, B extends BackendKey | undefined = undefined>(
+  protocol: P,
+  options: SpawnOptions<B>
+): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, Needs<P, B> | Scope.Scope> =>
+  ActorSystem.spawnScopedWith(protocol, options)
+
 /** Options of `spawnPool`: those of `spawn`, for each member, and the pool's own. */
 export interface PoolOptions<B extends BackendKey | undefined = undefined> extends SpawnOptions<B> {
   /** How many members: actors `${id}#0` to `${id}#${size - 1}`, one per node of a pool backend in turn. */

@@ -56,6 +56,8 @@ export interface ActorSystem extends Backend {
   /** @internal moves channel messages and topic publications between this node and its links */
   readonly router: Router
   readonly serializeMessages: boolean
+  /** How long a graceful stop may take before a kill, when the system closes or a scope ends an actor (ms). */
+  readonly stopTimeout: number
   /** Spawns an actor from a behaviour (the in-process backend's own spawn, with the behaviour given). */
   spawnFrom<P extends Protocol.Any>(
     protocol: P,
@@ -376,6 +378,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
     nodeId,
     router,
     serializeMessages,
+    stopTimeout,
     spawnFrom: (protocol, behaviour, spawnOptions) =>
       Effect.suspend(() => {
         if (behaviour === undefined) return unknownProtocol(protocol)
@@ -505,6 +508,27 @@ export const getOrSpawnWith = <P extends Protocol.Any>(
   options.backend !== undefined
     ? Effect.flatMap(options.backend, (backend) => backend.getOrSpawn(protocol, options))
     : Effect.flatMap(ActorSystem, (system) => system.getOrSpawn(protocol, options))
+
+/**
+ * @internal spawn, and stop the actor when the scope closes: gracefully, then (past the system's
+ * stopTimeout) with a kill, so that a handler that never ends cannot keep the scope from closing
+ */
+export const spawnScopedWith = <P extends Protocol.Any>(
+  protocol: P,
+  options: SpawnOptions & { readonly backend?: Context.Key<any, Backend> | undefined }
+): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, any> =>
+  Effect.acquireRelease(spawnWith(protocol, options), (ref) =>
+    Effect.flatMap(ActorSystem, (system) => stopWithin(ref, system.stopTimeout))
+  )
+
+/** A graceful stop; a kill if the actor is still running after `ms`; no more waiting after as long again. */
+const stopWithin = (ref: ActorRef.ActorRef<any>, ms: number): Effect.Effect<void> =>
+  Effect.ignore(stopRef(ref)).pipe(
+    Effect.timeoutOrElse({
+      duration: ms,
+      orElse: () => Effect.ignore(killRef(ref)).pipe(Effect.timeoutOrElse({ duration: ms, orElse: () => Effect.void }))
+    })
+  )
 
 /** @internal */
 export const lookupWith = <P extends Protocol.Any>(

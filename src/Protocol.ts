@@ -268,13 +268,7 @@ export const make = <const Name extends string, const M extends Methods>(name: N
   protocol.methodMap = methodMap
   protocol.of = (handlers: unknown) => handlers
   protocol.toLayer = (build: any) => Behaviour.toLayer(protocol, build)
-  protocol.layer = (options: LayerOptions) =>
-    Layer.effect(
-      protocol,
-      Effect.acquireRelease(ActorSystem.spawnWith(protocol, options), (ref) =>
-        ActorSystem.stopRef(ref).pipe(Effect.ignore)
-      )
-    )
+  protocol.layer = (options: LayerOptions) => Layer.effect(protocol, ActorSystem.spawnScopedWith(protocol, options))
   protocol.self = ActorSystem.selfRef
   let ref: Schema.Top | undefined
   // built on first use: most protocols never travel

@@ -988,6 +988,96 @@ describe("the system", () => {
     })
   )
 
+  describe("child actors (Actor.spawnScoped)", () => {
+    const Child = Actor.make("Child", { incr: { success: Schema.Number } })
+    const Parent = Actor.make("Parent", {
+      viaChild: { success: Schema.Number },
+      crash: {}
+    })
+    const makeFamily = Effect.gen(function* () {
+      const log = yield* Ref.make<ReadonlyArray<string>>([])
+      const note = (entry: string) => Ref.update(log, (l) => [...l, entry])
+      const ChildLive = Child.toLayer(
+        Effect.gen(function* () {
+          const n = yield* Ref.make(0)
+          yield* Effect.addFinalizer(() => note("child stopped"))
+          return Child.of({ incr: () => Ref.updateAndGet(n, (x) => x + 1) })
+        })
+      )
+      const ParentLive = Parent.toLayer(
+        Effect.gen(function* () {
+          const self = yield* ActorContext
+          // the parent's build runs in the parent's scope: the child lives as long as this incarnation
+          const child = yield* Actor.spawnScoped(Child, { id: `${self.id}/child` })
+          yield* note("parent built")
+          yield* Effect.addFinalizer(() => note("parent stopped"))
+          return Parent.of({ viaChild: () => child.incr(), crash: () => Effect.die("boom") })
+        })
+      )
+      return { log, layer: Layer.merge(ChildLive, ParentLive.pipe(Layer.provide(ChildLive))) }
+    })
+
+    it.effect("a child stops with its parent, before the parent's stop completes", () =>
+      Effect.gen(function* () {
+        const family = yield* makeFamily
+        yield* Effect.gen(function* () {
+          const parent = yield* Actor.spawn(Parent, { id: "p" })
+          expect(yield* parent.viaChild()).toBe(1)
+          const child = yield* Actor.lookup(Child, "p/child")
+          const childEnded = yield* Effect.forkChild(Actor.watch(child), { startImmediately: true })
+          yield* Actor.stop(parent)
+          // finalizers run in reverse order: the parent's own, then the child's stop, awaited
+          expect(yield* Ref.get(family.log)).toEqual(["parent built", "parent stopped", "child stopped"])
+          expect((yield* Fiber.join(childEnded))._tag).toBe("Stopped")
+          expect(reasonOf(yield* Effect.exit(Actor.lookup(Child, "p/child")))).toBe("NotFound")
+        }).pipe(Effect.provide(Layer.merge(family.layer, ActorSystem.layer())))
+      })
+    )
+
+    it.effect("a restart of the parent stops its child and builds a fresh one under the same id", () =>
+      Effect.gen(function* () {
+        const family = yield* makeFamily
+        yield* Effect.gen(function* () {
+          const parent = yield* Actor.spawn(Parent, {
+            id: "p",
+            supervision: Supervision.restart({ maxRestarts: 3, backoff: { initial: "1 millis", jitter: false } })
+          })
+          expect(yield* parent.viaChild()).toBe(1)
+          expect(yield* parent.viaChild()).toBe(2)
+          expect(reasonOf(yield* Effect.exit(parent.crash()))).toBe("Defect")
+          yield* TestClock.adjust("1 millis")
+          expect(yield* parent.viaChild()).toBe(1) // a new child: its count starts again
+          expect(yield* Ref.get(family.log)).toEqual([
+            "parent built",
+            "parent stopped",
+            "child stopped",
+            "parent built"
+          ])
+          yield* Actor.stop(parent)
+        }).pipe(Effect.provide(Layer.merge(family.layer, ActorSystem.layer())))
+      })
+    )
+
+    it.effect("a scoped actor whose handler never ends is killed after the system's stopTimeout", () =>
+      Effect.gen(function* () {
+        const g = yield* makeGated
+        yield* Effect.gen(function* () {
+          const scope = yield* Scope.make()
+          const stuck = yield* Actor.spawnScoped(Gated, { id: "stuck" }).pipe(Scope.provide(scope))
+          const held = yield* Effect.forkChild(stuck.hold({ tag: "never released" }))
+          yield* Deferred.await(g.entered)
+          const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+          yield* TestClock.adjust("499 millis")
+          expect(closing.pollUnsafe()).toBeUndefined() // still stopping gracefully
+          yield* TestClock.adjust("1 millis")
+          yield* Fiber.join(closing)
+          expect(reasonOf(yield* Fiber.await(held))).toBe("Killed")
+          expect(yield* Ref.get(g.finalized)).toBe(true)
+        }).pipe(Effect.provide(Layer.merge(g.layer, ActorSystem.layer({ stopTimeout: 500 }))))
+      })
+    )
+  })
+
   it.effect("the default system is process-wide", () =>
     Effect.gen(function* () {
       const id = `global-${Math.random()}`

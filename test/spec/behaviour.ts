@@ -4,7 +4,7 @@
  * the actor lives.
  */
 import { assert, expect, layer } from "@effect/vitest"
-import { Chunk, DateTime, Duration, Effect, Exit, Fiber, HashMap, type Layer, Option, Stream } from "effect"
+import { Chunk, DateTime, Duration, Effect, Exit, Fiber, HashMap, type Layer, Option, type Scope, Stream } from "effect"
 import { Actor, ActorError, type ActorRef, ActorSystem, type Protocol } from "troupe"
 import { CAST_WINDOW } from "../../src/internal/wire/frame.ts"
 import { DivideByZero, Gate, Person, Worker } from "../fixtures/spec-actors.ts"
@@ -176,6 +176,25 @@ export const behaviourSpec = (label: string, options: SpecOptions) => {
         expect(reasonOf(yield* bounded(Fiber.await(queued)))).toBe("Killed")
         expect(yield* g.isOpen({ name: `interrupted:${name}` })).toBe(true)
         expect(yield* g.isOpen({ name: `finalized:${id}` })).toBe(true)
+      })
+    )
+
+    it.effect("an actor spawned into a scope is stopped when the scope closes", () =>
+      Effect.gen(function* () {
+        const id = fresh("scoped")
+        const g = yield* gate
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const calc = yield* Actor.spawnScoped(Worker, { id, backend: options.backend }) as Effect.Effect<
+              ActorRef.ActorRef<typeof Worker>,
+              ActorError.ActorError,
+              Scope.Scope
+            >
+            expect(yield* calc.add({ a: 1, b: 2 })).toBe(3)
+          })
+        )
+        expect(yield* g.isOpen({ name: `finalized:${id}` })).toBe(true)
+        expect(reasonOf(yield* Effect.exit(lookup(Worker, id)))).toBe("NotFound")
       })
     )
 
