@@ -33,6 +33,11 @@ export interface SpawnOptions<B extends BackendKey | undefined = undefined> {
   readonly mailbox?: MailboxOptions | undefined
   /** What the actor does when a handler dies: `Supervision.resume` (the default), `stop` or `restart`. */
   readonly supervision?: Supervision | undefined
+  /**
+   * Passivation: the actor stops gracefully once it has had no message (and run no handler or stream) for
+   * this long, within a quarter more; a later `getOrSpawn` of its id builds it afresh. Default: never.
+   */
+  readonly idleTimeout?: Duration.Input | undefined
 }
 
 /**
@@ -84,8 +89,14 @@ export const spawnScoped = <P extends Protocol.Any, B extends BackendKey | undef
 ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, Needs<P, B> | Scope.Scope> =>
   ActorSystem.spawnScopedWith(protocol, options)
 
-/** Options of `spawnPool`: those of `spawn`, for each member, and the pool's own. */
-export interface PoolOptions<B extends BackendKey | undefined = undefined> extends SpawnOptions<B> {
+/**
+ * Options of `spawnPool`: those of `spawn`, for each member, and the pool's own. Not `idleTimeout`: a
+ * member that passivated would be gone from the pool for good.
+ */
+export interface PoolOptions<B extends BackendKey | undefined = undefined> extends Omit<
+  SpawnOptions<B>,
+  "idleTimeout"
+> {
   /** How many members: actors `${id}#0` to `${id}#${size - 1}`, one per node of a pool backend in turn. */
   readonly size: number
   /**
@@ -115,7 +126,8 @@ export const spawnPool = <P extends Protocol.Any, B extends BackendKey | undefin
   options: PoolOptions<B>
 ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, Needs<P, B> | Scope.Scope> =>
   Effect.gen(function* () {
-    const { size, routing, ...spawnOptions } = options
+    // an idleTimeout slipped past the type (from plain JS) is dropped with the pool's own options
+    const { size, routing, idleTimeout: _idle, ...spawnOptions } = options as PoolOptions<B> & SpawnOptions<B>
     if (!Number.isInteger(size) || size < 1) {
       return yield* Effect.die(new RangeError(`Actor.spawnPool: size must be a whole number ≥ 1, got ${size}`))
     }

@@ -18,8 +18,10 @@ import {
   WaitingForRoom,
   Full,
   closesCycle,
+  idleMillis,
   waiterOf
 } from "./internal/cell.ts"
+import { Passivation } from "./internal/passivation.ts"
 import * as codec from "./internal/codec.ts"
 import { randomId } from "./internal/id.ts"
 import { Router } from "./internal/router.ts"
@@ -289,6 +291,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
   const stopTimeout = options.stopTimeout ?? 3_000
   const router = new Router(nodeId, Subjects.lookup)
   const cells = new Map<string, Cell>()
+  const passivation = new Passivation()
   let metered = false
   const serializeMessages = options.serializeMessages === true
   const capacity = options.mailbox?.capacity ?? Mailbox.defaults.capacity
@@ -355,6 +358,12 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
     behaviour: Behaviour.Impl,
     spawnOptions: SpawnOptions
   ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError> => {
+    let idle: number | undefined
+    try {
+      idle = idleMillis(spawnOptions.idleTimeout)
+    } catch (error) {
+      return Effect.die(error)
+    }
     const cell = new Cell(
       spawnOptions.id,
       protocol,
@@ -367,6 +376,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
     cells.set(spawnOptions.id, cell)
     const context = Context.add(baseContext(behaviour), ActorContext, new LocalActorContext(cell, refOf))
     cell.start(behaviour.build, context)
+    if (idle !== undefined && cell.isAccepting) passivation.add(cell, idle)
     return whenStarted<P>(cell)
   }
 
@@ -391,6 +401,11 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
       Effect.suspend(() => {
         const cell = cells.get(spawnOptions.id)
         if (cell !== undefined) {
+          // an actor on its way out (passivated, stopped) is not there to get: once it has ended and its
+          // finalizers have run, a fresh one is spawned
+          if (!cell.isAccepting) {
+            return Effect.flatMap(terminationOf(cell), () => system.getOrSpawnFrom(protocol, behaviour, spawnOptions))
+          }
           const mismatch = checkProtocol(cell, protocol)
           return mismatch === undefined ? whenStarted(cell) : Exit.fail(mismatch)
         }
@@ -439,6 +454,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
     // and one timer for all of them: a timer and a fiber per actor halved the stop rate of 100k actors
     shutdown: Effect.suspend(() => {
       const all = Array.from(cells.values())
+      passivation.close()
       for (const cell of all) cell.stop()
       return allTerminated(all).pipe(
         Effect.timeoutOrElse({

@@ -3,7 +3,7 @@
  * remote hosts are Backends provided as Layers under a service key of their own, chosen per spawn
  * (`Actor.spawn(P, { id, backend: Workers })`) or per service Layer. Every backend returns the same ActorRef.
  */
-import type { Effect } from "effect"
+import type { Duration, Effect } from "effect"
 import type { ActorError } from "./ActorError.ts"
 import type { ActorRef } from "./ActorRef.ts"
 import type { MailboxOptions } from "./Mailbox.ts"
@@ -16,6 +16,8 @@ export interface SpawnOptions {
   readonly mailbox?: MailboxOptions | undefined
   /** What the actor does when a handler dies. Default: `Supervision.resume`. */
   readonly supervision?: Supervision | undefined
+  /** Stop the actor gracefully once it has had no message for this long (passivation). Default: never. */
+  readonly idleTimeout?: Duration.Input | undefined
 }
 
 /** A place where actors can be spawned and looked up. */

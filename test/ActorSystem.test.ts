@@ -1,5 +1,5 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Latch, Layer, Ref, Schema, Scope, Stream } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Latch, Layer, Ref, Schema, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, ActorContext, ActorError, type ActorRef, ActorSystem, Supervision } from "troupe"
 import { Calculator, CalculatorLive, DivideByZero } from "./fixtures/calculator.ts"
@@ -987,6 +987,144 @@ describe("the system", () => {
       expect((yield* Fiber.join(ended)).map((t) => t._tag)).toEqual(["Killed", "Stopped", "Stopped", "Stopped"])
     })
   )
+
+  describe("passivation (idleTimeout)", () => {
+    const Session = Actor.make("Session", {
+      touch: { cast: true },
+      count: { success: Schema.Number },
+      hold: {},
+      feed: { stream: Schema.Number }
+    })
+    const makeSessions = Effect.gen(function* () {
+      const builds = yield* Ref.make(0)
+      const ended = yield* Ref.make(0)
+      const gate = yield* Latch.make(false)
+      const feeding = yield* Deferred.make<void>()
+      const layer = Session.toLayer(
+        Effect.gen(function* () {
+          yield* Ref.update(builds, (n) => n + 1)
+          yield* Effect.addFinalizer(() => Ref.update(ended, (n) => n + 1))
+          const touches = yield* Ref.make(0)
+          return Session.of({
+            touch: () => Ref.update(touches, (n) => n + 1),
+            count: () => Ref.get(touches),
+            hold: () => gate.await,
+            feed: () =>
+              Stream.fromEffect(Deferred.succeed(feeding, undefined)).pipe(
+                Stream.flatMap(() => Stream.fromEffect(gate.await)),
+                Stream.as(1)
+              )
+          })
+        })
+      )
+      return { builds, ended, gate, feeding, layer }
+    })
+    const alive = (id: string) => Effect.map(Effect.exit(Actor.lookup(Session, id)), Exit.isSuccess)
+
+    it.effect(
+      "an actor idle for its timeout stops gracefully; a message puts that off; getOrSpawn builds it afresh",
+      () =>
+        Effect.gen(function* () {
+          const s = yield* makeSessions
+          yield* Effect.gen(function* () {
+            const session = yield* Actor.getOrSpawn(Session, { id: "s", idleTimeout: "1 second" })
+            const ended = yield* Effect.forkChild(Actor.watch(session), { startImmediately: true })
+            yield* TestClock.adjust("600 millis")
+            yield* session.touch()
+            yield* TestClock.adjust("1 second") // 1 s after spawning, but 400 ms after the last message
+            expect(yield* alive("s")).toBe(true)
+            expect(yield* session.count()).toBe(1)
+            yield* TestClock.adjust("1 second") // 1 s since the last message, to the next quarter
+            expect(yield* alive("s")).toBe(true)
+            yield* TestClock.adjust("250 millis")
+            expect((yield* Fiber.join(ended))._tag).toBe("Stopped")
+            expect(yield* Ref.get(s.ended)).toBe(1) // finalizers ran
+            expect(reasonOf(yield* Effect.exit(session.count()))).toBe("Stopped")
+            const again = yield* Actor.getOrSpawn(Session, { id: "s", idleTimeout: "1 second" })
+            expect(yield* again.count()).toBe(0) // a fresh actor
+            expect(yield* Ref.get(s.builds)).toBe(2)
+            yield* Actor.stop(again)
+          }).pipe(Effect.provide(Layer.merge(s.layer, ActorSystem.layer())))
+        })
+    )
+
+    it.effect("a handler still running, or a stream still being read, keeps the actor from passivating", () =>
+      Effect.gen(function* () {
+        const s = yield* makeSessions
+        yield* Effect.gen(function* () {
+          const busy = yield* Actor.spawn(Session, { id: "busy", idleTimeout: "1 second" })
+          const feeder = yield* Actor.spawn(Session, { id: "feeder", idleTimeout: "1 second" })
+          const held = yield* Effect.forkChild(busy.hold(), { startImmediately: true })
+          const read = yield* Effect.forkChild(Stream.runCollect(feeder.feed()), { startImmediately: true })
+          yield* Deferred.await(s.feeding)
+          yield* TestClock.adjust("10 seconds")
+          expect(yield* alive("busy")).toBe(true)
+          expect(yield* alive("feeder")).toBe(true)
+          yield* s.gate.open
+          yield* Fiber.join(held)
+          expect(yield* Fiber.join(read)).toEqual([1])
+          // the idle time counts from the end of the work, not from the last message
+          yield* TestClock.adjust("999 millis")
+          expect(yield* alive("busy")).toBe(true)
+          expect(yield* alive("feeder")).toBe(true)
+          yield* TestClock.adjust("251 millis")
+          expect(yield* alive("busy")).toBe(false)
+          expect(yield* alive("feeder")).toBe(false)
+        }).pipe(Effect.provide(Layer.merge(s.layer, ActorSystem.layer())))
+      })
+    )
+
+    it.effect("getOrSpawn of an actor still running its finalizers waits for them, then spawns afresh", () =>
+      Effect.gen(function* () {
+        const release = yield* Latch.make(false)
+        const SlowEnd = Gated.toLayer(
+          Effect.gen(function* () {
+            yield* Effect.addFinalizer(() => release.await)
+            return Gated.of({
+              hold: ({ tag }) => Effect.succeed(tag),
+              holdConcurrently: ({ tag }) => Effect.succeed(tag),
+              note: () => Effect.void,
+              echo: ({ tag }) => Effect.succeed(tag),
+              log: () => Effect.succeed([]),
+              overlap: ({ n }) => Effect.succeed(n),
+              overlapConcurrent: ({ n }) => Effect.succeed(n)
+            })
+          })
+        )
+        yield* Effect.gen(function* () {
+          const first = yield* Actor.getOrSpawn(Gated, { id: "g", idleTimeout: "1 second" })
+          const ended = yield* Effect.forkChild(Actor.watch(first), { startImmediately: true })
+          yield* TestClock.adjust("1 second") // passivating: held in its finalizer
+          expect(ended.pollUnsafe()).toBeUndefined()
+          const second = yield* Effect.forkChild(Actor.getOrSpawn(Gated, { id: "g" }), { startImmediately: true })
+          yield* Effect.yieldNow
+          expect(second.pollUnsafe()).toBeUndefined() // not the actor on its way out
+          yield* release.open
+          const fresh = yield* Fiber.join(second)
+          expect(yield* fresh.echo({ tag: "fresh" })).toBe("fresh")
+          expect(reasonOf(yield* Effect.exit(first.echo({ tag: "old" })))).toBe("Stopped")
+          yield* Actor.stop(fresh)
+        }).pipe(
+          Effect.ensuring(release.open), // a failed expectation must not leave the system's close waiting
+          Effect.provide(Layer.merge(SlowEnd, ActorSystem.layer()))
+        )
+      })
+    )
+
+    it.effect("an idleTimeout that is not a positive duration is a defect at spawn", () =>
+      Effect.gen(function* () {
+        const s = yield* makeSessions
+        const exit = yield* Effect.exit(
+          Actor.spawn(Session, { id: "bad", idleTimeout: "0 millis" }).pipe(
+            Effect.provide(Layer.merge(s.layer, ActorSystem.layer()))
+          )
+        )
+        assert(Exit.isFailure(exit))
+        expect(String(Cause.squash(exit.cause))).toContain("idleTimeout must be a positive")
+        expect(yield* Ref.get(s.builds)).toBe(0)
+      })
+    )
+  })
 
   describe("child actors (Actor.spawnScoped)", () => {
     const Child = Actor.make("Child", { incr: { success: Schema.Number } })

@@ -51,7 +51,7 @@ const validBatch = (incarnation: number) =>
     [F.DEMAND, 2, 8],
     [F.INTERRUPT, 2],
     [F.LOOKUP, 3, "SpecWorker", "target"],
-    [F.SPAWN, 4, "SpecWorker", "fuzzed", null, null, true, null]
+    [F.SPAWN, 4, "SpecWorker", "fuzzed", null, null, true, null, 60_000]
   ])
 
 /** CBOR byte sequences that attack the decoder itself. */
@@ -87,8 +87,11 @@ const crafted = (): Array<Uint8Array> => {
     cbor.encode([[F.CALL, 1, 42, 1, "add", {}]]),
     cbor.encode([[F.CALL, 1, "target", 1, "add"]]),
     cbor.encode([[F.CALL, 1, "target", 1, "add", {}, "extra"]]),
-    cbor.encode([[F.SPAWN, 1, "SpecWorker", "x", -5, null, false, null]]),
-    cbor.encode([[F.SPAWN, 1, "SpecWorker", "x", null, "explode", false, null]]),
+    cbor.encode([[F.SPAWN, 1, "SpecWorker", "x", -5, null, false, null, null]]),
+    cbor.encode([[F.SPAWN, 1, "SpecWorker", "x", null, "explode", false, null, null]]),
+    cbor.encode([[F.SPAWN, 1, "SpecWorker", "x", null, null, false, null, -1]]),
+    cbor.encode([[F.SPAWN, 1, "SpecWorker", "x", null, null, false, null, "soon"]]),
+    cbor.encode([[F.SPAWN, 1, "SpecWorker", "x", null, null, false, null]]),
     cbor.encode([[F.HELLO, F.MAGIC, F.VERSION, "again", []]]),
     cbor.encode([[F.REPLY, 77, F.OK, 1]]),
     cbor.encode([[F.REPLY, 1, 9, null]]),

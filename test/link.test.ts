@@ -61,7 +61,7 @@ describe("link", () => {
         [16, 4]
       ] as const) {
         const { client, toServer, pump } = yield* pair(limit)
-        const ref = yield* Effect.forkChild(client.spawn(Worker, `batched-${limit}`, undefined, false), {
+        const ref = yield* Effect.forkChild(client.spawn(Worker, { id: `batched-${limit}` }, false), {
           startImmediately: true
         })
         yield* pump
@@ -87,7 +87,7 @@ describe("link", () => {
   it.effect("a stream sends no more elements than the caller's credit allows", () =>
     Effect.gen(function* () {
       const { client, server, toClient, pump } = yield* pair()
-      const spawned = yield* Effect.forkChild(client.spawn(Worker, "streamer", undefined, false), {
+      const spawned = yield* Effect.forkChild(client.spawn(Worker, { id: "streamer" }, false), {
         startImmediately: true
       })
       yield* pump
@@ -122,7 +122,7 @@ describe("link", () => {
   it.effect("a consumer that reads slowly holds the producer to the credit window", () =>
     Effect.gen(function* () {
       const { client, pump } = yield* pair()
-      const spawned = yield* Effect.forkChild(client.spawn(Worker, "slow", undefined, false), {
+      const spawned = yield* Effect.forkChild(client.spawn(Worker, { id: "slow" }, false), {
         startImmediately: true
       })
       yield* pump
@@ -170,7 +170,7 @@ describe("link", () => {
         }
         const spawn = (id: string) =>
           Effect.gen(function* () {
-            const spawned = yield* Effect.forkChild(client.spawn(Worker, id, undefined, false), {
+            const spawned = yield* Effect.forkChild(client.spawn(Worker, { id }, false), {
               startImmediately: true
             })
             yield* pump
@@ -228,7 +228,7 @@ describe("link", () => {
   it.effect("closing a link fails what is pending on it with the closing error", () =>
     Effect.gen(function* () {
       const { client, pump } = yield* pair()
-      const spawned = yield* Effect.forkChild(client.spawn(Worker, "pending", undefined, false), {
+      const spawned = yield* Effect.forkChild(client.spawn(Worker, { id: "pending" }, false), {
         startImmediately: true
       })
       yield* pump

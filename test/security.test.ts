@@ -21,7 +21,7 @@ const CALL = 2
 const CAST = 3
 const SPAWN = 10
 const REPLY = 4
-const VERSION = 5 // the wire version a current peer speaks (frame.ts)
+const VERSION = 6 // the wire version a current peer speaks (frame.ts)
 const FAILED = 1
 const INSPECT = 28
 
@@ -131,7 +131,7 @@ const rawWithActor = (port: number, id: string) =>
     const client = yield* raw(port)
     yield* client.authenticate(secret)
     client.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
-    client.sendBatch([[SPAWN, 1, "SpecWorker", id, null, null, false, null]])
+    client.sendBatch([[SPAWN, 1, "SpecWorker", id, null, null, false, null, null]])
     const spawned = ((yield* client.batch(3)) as Array<Array<any>>)[0]!
     return { client, incarnation: spawned[3] as number }
   })
@@ -288,7 +288,7 @@ layer(ServerLive, { timeout: 60_000, excludeTestServices: true })("hostile input
       const client = yield* raw((yield* Server).port)
       yield* client.authenticate(secret)
       client.sendBatch([[HELLO, "troupe", VERSION, "raw", []]])
-      client.sendBatch([[SPAWN, 7, "EvalAnything", "x", null, null, false, null]])
+      client.sendBatch([[SPAWN, 7, "EvalAnything", "x", null, null, false, null, null]])
       const reply = ((yield* client.batch(3)) as Array<Array<any>>)[0]!
       expect(reply[0]).toBe(REPLY)
       expect(reply[3].reason._tag).toBe("UnknownProtocol")

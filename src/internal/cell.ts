@@ -8,6 +8,7 @@ import {
   Cause,
   Clock,
   Context,
+  Duration,
   Effect,
   Exit,
   type Fiber,
@@ -122,6 +123,33 @@ const summarize = (error: unknown): string => {
   return String(error)
 }
 
+/** How many looks an idle timeout's sweep takes per timeout: an actor passivates within a quarter more. */
+export const idleLooks = 4
+
+/** The state of an idle timeout (actors spawned with one only): see `Cell.idleLook`. */
+export class Idle {
+  /** A message arrived, or the actor was at work, since the sweep's last look. */
+  seen = false
+  /** Looks in a row that found the actor idle. */
+  quiet = 0
+  /** Runs of its stream handlers' Streams in progress. */
+  streams = 0
+  readonly millis: number
+  constructor(millis: number) {
+    this.millis = millis
+  }
+}
+
+/** An idle timeout in ms (undefined for none); a RangeError for one that is not positive and finite. */
+export const idleMillis = (input: Duration.Input | undefined): number | undefined => {
+  if (input === undefined) return undefined
+  const millis = Duration.toMillis(Duration.fromInputUnsafe(input))
+  if (!(millis > 0 && Number.isFinite(millis))) {
+    throw new RangeError(`idleTimeout must be a positive, finite duration, got ${String(input)}`)
+  }
+  return millis
+}
+
 /** A restartable actor's build, its context before the Scope is added, and its restarts so far. */
 class RestartState {
   restarts: Array<number> = []
@@ -169,6 +197,8 @@ export class Cell {
   private restartState: RestartState | undefined = undefined
   /** Counters for the inspector, once this node is inspected (see meter.ts). */
   meter: Meter | undefined = undefined
+  /** Set for an actor spawned with an idle timeout. */
+  idle: Idle | undefined = undefined
 
   readonly id: string
   /** Unique on this node: tells this actor from a later one spawned under the same id. */
@@ -411,6 +441,38 @@ export class Cell {
     return this.status === Terminated
   }
 
+  /**
+   * One look of the idle timeout's sweep, taken every quarter of the timeout: true at the fourth look in
+   * a row that finds no message since the last one and nothing running, queued, building or streaming.
+   */
+  idleLook(): boolean {
+    const idle = this.idle!
+    if (
+      this.busy ||
+      this.running > 0 ||
+      this.building ||
+      idle.streams > 0 ||
+      this.head < this.queue.length ||
+      this.waiting !== undefined
+    ) {
+      // at work: the quiet is counted from the look after the work ends
+      idle.seen = true
+      idle.quiet = 0
+      return false
+    }
+    if (idle.seen) {
+      idle.seen = false
+      idle.quiet = 0
+      return false
+    }
+    return ++idle.quiet >= idleLooks
+  }
+
+  /** The clock of the actor's services (a sweep of its idle timeout runs on it). */
+  get clock(): Clock.Clock {
+    return Context.get(this.context!, Clock.Clock)
+  }
+
   /** Turns the meter on (idempotent). */
   metered(): void {
     this.meter ??= new Meter()
@@ -520,6 +582,7 @@ export class Cell {
   send(env: Envelope): Sent {
     if (this.status >= Stopping) return Refused
     env.owner = this
+    if (this.idle !== undefined) this.idle.seen = true
     if (this.queue.length - this.head >= this.capacity || this.waiting !== undefined) {
       if (this.overflow === "fail") return Full
       if (this.meter !== undefined) this.admitted(env)
@@ -688,7 +751,7 @@ export class Cell {
   }
 
   private toStream(method: Method, out: unknown): Stream.Stream<unknown, unknown> {
-    const stream = streamOf(out)
+    const stream = this.idle === undefined ? streamOf(out) : this.counted(streamOf(out), this.idle)
     const id = this.id
     return stream.pipe(
       // the actor's services, but not its Scope: a stream's resources belong to the caller's run of it
@@ -702,6 +765,22 @@ export class Cell {
           return Effect.sync(off)
         })
       )
+    )
+  }
+
+  /** A stream whose runs keep an actor with an idle timeout from passivating while they last. */
+  private counted(stream: Stream.Stream<unknown, unknown>, idle: Idle): Stream.Stream<unknown, unknown> {
+    return Stream.unwrap(
+      Effect.sync(() => {
+        idle.streams++
+        return Stream.ensuring(
+          stream,
+          Effect.sync(() => {
+            idle.streams--
+            idle.seen = true
+          })
+        )
+      })
     )
   }
 

@@ -198,6 +198,26 @@ export const behaviourSpec = (label: string, options: SpecOptions) => {
       })
     )
 
+    it.effect("an actor idle for its idleTimeout stops gracefully; get-or-spawn then builds it afresh", () =>
+      Effect.gen(function* () {
+        const g = yield* gate
+        const spawnOptions = { id: fresh("idle"), backend: options.backend, idleTimeout: "100 millis" as const }
+        const getIdle = Actor.getOrSpawn(Worker, spawnOptions) as Effect.Effect<
+          ActorRef.ActorRef<typeof Worker>,
+          ActorError.ActorError
+        >
+        const session = yield* getIdle
+        yield* session.record({ entry: "kept until passivated" })
+        expect(yield* session.history()).toEqual(["kept until passivated"])
+        expect((yield* bounded(Actor.watch(session)))._tag).toBe("Stopped")
+        expect(yield* g.isOpen({ name: `finalized:${spawnOptions.id}` })).toBe(true)
+        expect(reasonOf(yield* Effect.exit(session.history()))).toBe("Stopped")
+        const again = yield* getIdle
+        expect(yield* again.history()).toEqual([])
+        yield* Actor.stop(again)
+      })
+    )
+
     it.effect("get-or-spawn: concurrent requests for one id build one actor", () =>
       Effect.gen(function* () {
         const probe = yield* spawn(Worker, fresh("probe"))

@@ -14,8 +14,9 @@ export const MAGIC = "troupe"
  * to HELLO, which a sender now keeps its batches under. 4 added CALL's chain, which a version-3 node
  * would take for a malformed CALL, and CAST_ACK, without which a version-3 caster's casts would stall.
  * 5 added the sender's span to CALL, CAST and STREAM, which a version-4 node would take for malformed.
+ * 6 added SPAWN's idle timeout, which a version-5 node would ignore (its actors would never passivate).
  */
-export const VERSION = 5
+export const VERSION = 6
 
 /**
  * [HELLO, magic, version, nodeId, kinds, maxFrame?] — first frame in each direction. maxFrame: the largest
@@ -54,7 +55,7 @@ export const END = 7
 export const DEMAND = 8
 /** [INTERRUPT, reqId] — the caller gave up: stop the handler or the stream. */
 export const INTERRUPT = 9
-/** [SPAWN, reqId, protocol, actorId, capacity | null, overflow | null, getOrSpawn, supervision | null] */
+/** [SPAWN, reqId, protocol, actorId, capacity | null, overflow | null, getOrSpawn, supervision | null, idle ms | null] */
 export const SPAWN = 10
 /** [LOOKUP, reqId, protocol, actorId] */
 export const LOOKUP = 11
@@ -248,13 +249,14 @@ export const check = (frame: unknown): string | undefined => {
     case INTERRUPT:
       return f.length === 2 && isId(f[1]) ? undefined : "malformed INTERRUPT"
     case SPAWN:
-      return f.length === 8 &&
+      return f.length === 9 &&
         isId(f[1]) &&
         isString(f[2]) &&
         isString(f[3]) &&
         (f[4] === null || (isId(f[4]) && (f[4] as number) > 0)) &&
         (f[5] === null || f[5] === "suspend" || f[5] === "fail") &&
-        typeof f[6] === "boolean"
+        typeof f[6] === "boolean" &&
+        (f[8] === null || (typeof f[8] === "number" && f[8] > 0 && Number.isFinite(f[8])))
         ? undefined
         : "malformed SPAWN"
     case LOOKUP:

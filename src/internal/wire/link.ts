@@ -4,17 +4,17 @@
  * other (client role: pending requests by id) and serve calls to its own actors (server role: the
  * local ActorSystem and the behaviours it allows peers to spawn). Frames of one tick go out as one batch.
  */
-import { Cause, Context, Effect, Exit, Fiber, Queue, Schema, Stream } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Fiber, Queue, Schema, Stream } from "effect"
 import * as ActorError from "../../ActorError.ts"
 import * as ActorRef from "../../ActorRef.ts"
 import type { ActorSystem } from "../../ActorSystem.ts"
 import type * as Behaviour from "../../Behaviour.ts"
-import type { MailboxOptions } from "../../Mailbox.ts"
+import type { SpawnOptions } from "../../Backend.ts"
 import type { Method, Protocol } from "../../Protocol.ts"
 import * as Supervision from "../../Supervision.ts"
 import * as T from "../../Termination.ts"
 import type { Termination } from "../../Termination.ts"
-import { Admitted, Envelope, Full, WaitingForRoom, chainOf, closesCycle, type Cell } from "../cell.ts"
+import { Admitted, Envelope, Full, WaitingForRoom, chainOf, closesCycle, idleMillis, type Cell } from "../cell.ts"
 import * as Letters from "../deadletters.ts"
 import type { Letter } from "../deadletters.ts"
 import * as Trace from "../trace.ts"
@@ -650,7 +650,7 @@ export class Link {
       case F.INTERRUPT:
         return this.onInterrupt(f[1])
       case F.SPAWN:
-        return this.onSpawn(f[1], f[2], f[3], f[4], f[5], f[6], f[7])
+        return this.onSpawn(f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8])
       case F.LOOKUP:
         return this.onLookup(f[1], f[2], f[3])
       case F.STOP:
@@ -1042,24 +1042,27 @@ export class Link {
   /** Spawns (or gets-or-spawns) an actor on the peer. */
   spawn(
     protocol: Protocol.Any,
-    id: string,
-    mailbox: MailboxOptions | undefined,
-    getOrSpawn: boolean,
-    supervision?: Supervision.Supervision | undefined
+    options: SpawnOptions,
+    getOrSpawn: boolean
   ): Effect.Effect<ActorRef.ActorRef<any>, ActorError.ActorError> {
-    return Effect.map(
-      this.control((req) => [
-        F.SPAWN,
-        req,
-        protocol.name,
-        id,
-        mailbox?.capacity ?? null,
-        mailbox?.overflow ?? null,
-        getOrSpawn,
-        Supervision.encode(supervision)
-      ]),
-      (incarnation) => ActorRef.make(this.endpoint(protocol, id, incarnation as number))
-    )
+    return Effect.suspend(() => {
+      const { id, mailbox } = options
+      const idle = idleMillis(options.idleTimeout) ?? null
+      return Effect.map(
+        this.control((req) => [
+          F.SPAWN,
+          req,
+          protocol.name,
+          id,
+          mailbox?.capacity ?? null,
+          mailbox?.overflow ?? null,
+          getOrSpawn,
+          Supervision.encode(options.supervision),
+          idle
+        ]),
+        (incarnation) => ActorRef.make(this.endpoint(protocol, id, incarnation as number))
+      )
+    })
   }
 
   lookup(protocol: Protocol.Any, id: string): Effect.Effect<ActorRef.ActorRef<any>, ActorError.ActorError> {
@@ -1432,10 +1435,12 @@ export class Link {
     capacity: number | null,
     overflow: "suspend" | "fail" | null,
     getOrSpawn: boolean,
-    encodedSupervision: unknown
+    encodedSupervision: unknown,
+    idle: number | null
   ): void {
     const supervision = Supervision.decode(encodedSupervision)
     if (supervision === "invalid") return this.protocolError("malformed supervision in SPAWN")
+    const idleTimeout = idle === null ? undefined : Duration.millis(idle)
     const behaviour = this.options.host.behaviours.get(protocolName)
     if (behaviour === undefined) {
       return this.replyError(F.REPLY, id, ActorError.make(new ActorError.UnknownProtocol({ protocol: protocolName })))
@@ -1446,8 +1451,8 @@ export class Link {
       ...(overflow !== null ? { overflow } : {})
     }
     const spawn = getOrSpawn
-      ? system.getOrSpawnFrom(behaviour.protocol, behaviour, { id: actorId, mailbox, supervision })
-      : system.spawnFrom(behaviour.protocol, behaviour, { id: actorId, mailbox, supervision })
+      ? system.getOrSpawnFrom(behaviour.protocol, behaviour, { id: actorId, mailbox, supervision, idleTimeout })
+      : system.spawnFrom(behaviour.protocol, behaviour, { id: actorId, mailbox, supervision, idleTimeout })
     this.runFork(
       Effect.exit(spawn).pipe(
         Effect.map((exit) => {

@@ -27,10 +27,7 @@ export const overLinks = (
       if (link.status === "open" && !link.peerKinds.includes(protocol.name)) {
         return Exit.fail(ActorError.make(new ActorError.UnknownProtocol({ protocol: protocol.name })))
       }
-      const spawn = link.spawn(protocol, options.id, options.mailbox, getOrSpawn, options.supervision) as Effect.Effect<
-        ActorRef<P>,
-        ActorError.ActorError
-      >
+      const spawn = link.spawn(protocol, options, getOrSpawn) as Effect.Effect<ActorRef<P>, ActorError.ActorError>
       return spawned === undefined
         ? spawn
         : Effect.tap(spawn, (ref) => Effect.sync(() => spawned(protocol, options, link, ref)))

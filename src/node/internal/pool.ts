@@ -270,9 +270,7 @@ export const make = (options: PoolOptions): Effect.Effect<PoolBackend, ActorErro
         slot.current = node
         if (options.respawn) {
           for (const [id, spec] of slot.specs) {
-            const exit = yield* Effect.exit(
-              node.link.spawn(spec.protocol, id, spec.options.mailbox, true, spec.options.supervision)
-            )
+            const exit = yield* Effect.exit(node.link.spawn(spec.protocol, spec.options, true))
             if (Exit.isSuccess(exit)) follow(slot, node.link, spec, exit.value)
             // the node died meanwhile: the rest are for the node that replaces it, not failures of their own
             else if (node.link.status !== "open") break

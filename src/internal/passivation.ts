@@ -1,0 +1,59 @@
+/**
+ * Passivation: the actors of one system spawned with an idle timeout, looked at by one sweep per clock
+ * and timeout every quarter of that timeout, rather than by a timer per actor (which a message would have
+ * to reset). The sweep stops an actor gracefully at the fourth look in a row that finds it idle, and ends
+ * when it has no actor left to look at, so that an idle program holds no timer.
+ */
+import { Clock, Effect, type Fiber } from "effect"
+import { type Cell, Idle, idleLooks } from "./cell.ts"
+
+interface Sweep {
+  readonly cells: Set<Cell>
+  fiber: Fiber.Fiber<void> | undefined
+}
+
+export class Passivation {
+  // by clock, then timeout: actors of one system can run on different clocks (a test's TestClock)
+  private readonly sweeps = new Map<Clock.Clock, Map<number, Sweep>>()
+
+  /** Gives the actor an idle timeout of `millis`. */
+  add(cell: Cell, millis: number): void {
+    cell.idle = new Idle(millis)
+    const clock = cell.clock
+    let byTimeout = this.sweeps.get(clock)
+    if (byTimeout === undefined) this.sweeps.set(clock, (byTimeout = new Map()))
+    let sweep = byTimeout.get(millis)
+    if (sweep === undefined) {
+      const cells = new Set<Cell>()
+      sweep = { cells, fiber: undefined }
+      byTimeout.set(millis, sweep)
+      const ended = byTimeout
+      const look = Effect.sync(() => {
+        for (const c of cells) {
+          if (!c.isAccepting) cells.delete(c)
+          else if (c.idleLook()) {
+            cells.delete(c)
+            c.stop()
+          }
+        }
+        // decided in the same step as the look: an actor added later starts a sweep of its own
+        if (cells.size > 0) return true
+        ended.delete(millis)
+        if (ended.size === 0 && this.sweeps.get(clock) === ended) this.sweeps.delete(clock)
+        return false
+      })
+      const tick = Effect.sleep(millis / idleLooks).pipe(Effect.andThen(look))
+      const loop: Effect.Effect<void> = Effect.flatMap(tick, (more) => (more ? loop : Effect.void))
+      sweep.fiber = Effect.runFork(Effect.provideService(loop, Clock.Clock, clock))
+    }
+    sweep.cells.add(cell)
+  }
+
+  /** Ends every sweep (the system is closing: its actors are stopping anyway). */
+  close(): void {
+    for (const byTimeout of this.sweeps.values()) {
+      for (const sweep of byTimeout.values()) sweep.fiber?.interruptUnsafe()
+    }
+    this.sweeps.clear()
+  }
+}
