@@ -35,7 +35,8 @@ export interface SpawnOptions<B extends BackendKey | undefined = undefined> {
   readonly supervision?: Supervision | undefined
   /**
    * Passivation: the actor stops gracefully once it has had no message (and run no handler or stream) for
-   * this long, within a quarter more; a later `getOrSpawn` of its id builds it afresh. Default: never.
+   * this long, within a quarter more; a `getOrSpawn` or `lookup` that finds it counts as use, and a later
+   * `getOrSpawn` of its id builds it afresh. From 1 ms to about 99 days. Default: never.
    */
   readonly idleTimeout?: Duration.Input | undefined
 }
@@ -73,7 +74,7 @@ export const getOrSpawn = <P extends Protocol.Any, B extends BackendKey | undefi
  * Spawns an actor that lives as long as the current Scope: closing the scope stops it (gracefully; past
  * the system's `stopTimeout` it is killed). Called in a behaviour's build or handler, the scope is the
  * actor's own, so the new actor is a child: it stops when its parent stops, and a restart of the parent
- * stops it before the build spawns it afresh.
+ * stops it before the build spawns it afresh. Interrupted while the behaviour builds, it kills the actor.
  *
  * @example
  * ```ts

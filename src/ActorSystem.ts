@@ -293,6 +293,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
   const cells = new Map<string, Cell>()
   const passivation = new Passivation()
   let metered = false
+  let closed = false
   const serializeMessages = options.serializeMessages === true
   const capacity = options.mailbox?.capacity ?? Mailbox.defaults.capacity
   const overflow = options.mailbox?.overflow ?? Mailbox.defaults.overflow
@@ -304,9 +305,11 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
   }
   const refOf = <P extends Protocol.Any>(cell: Cell): ActorRef.ActorRef<P> => ActorRef.make<P>(endpointOf(cell))
 
-  const whenStarted = <P extends Protocol.Any>(cell: Cell) =>
+  /** The ref once the actor is built; `owned`: a spawner that gives up first kills the actor. */
+  const whenStarted = <P extends Protocol.Any>(cell: Cell, owned = false) =>
     Effect.callback<ActorRef.ActorRef<P>, ActorError.ActorError>((resume) => {
       cell.whenStarted((error) => resume(error === undefined ? Exit.succeed(refOf<P>(cell)) : Exit.fail(error)))
+      if (owned) return Effect.sync(() => cell.kill())
     })
 
   const checkProtocol = (cell: Cell, protocol: Protocol.Any): ActorError.ActorError | undefined =>
@@ -356,14 +359,9 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
   const create = <P extends Protocol.Any>(
     protocol: P,
     behaviour: Behaviour.Impl,
-    spawnOptions: SpawnOptions
+    spawnOptions: SpawnOptions,
+    idle: number | undefined
   ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError> => {
-    let idle: number | undefined
-    try {
-      idle = idleMillis(spawnOptions.idleTimeout)
-    } catch (error) {
-      return Effect.die(error)
-    }
     const cell = new Cell(
       spawnOptions.id,
       protocol,
@@ -377,11 +375,45 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
     const context = Context.add(baseContext(behaviour), ActorContext, new LocalActorContext(cell, refOf))
     cell.start(behaviour.build, context)
     if (idle !== undefined && cell.isAccepting) passivation.add(cell, idle)
-    return whenStarted<P>(cell)
+    return whenStarted<P>(cell, spawnOptions.owned === true)
   }
 
   const unknownProtocol = (protocol: Protocol.Any) =>
     Exit.fail(ActorError.make(new ActorError.UnknownProtocol({ protocol: protocol.name })))
+
+  /**
+   * Checks a spawn before anything else: a bad idle timeout is the caller's defect; a closed system
+   * spawns nothing (what a spawn put there would outlive the system's end).
+   */
+  const admit = (
+    spawnOptions: SpawnOptions,
+    spawn: (idle: number | undefined) => Effect.Effect<ActorRef.ActorRef<any>, ActorError.ActorError>
+  ): Effect.Effect<ActorRef.ActorRef<any>, ActorError.ActorError> => {
+    let idle: number | undefined
+    try {
+      idle = idleMillis(spawnOptions.idleTimeout)
+    } catch (error) {
+      return Effect.die(error)
+    }
+    if (closed) return Exit.fail(ActorError.make(new ActorError.Stopped({ actorId: spawnOptions.id })))
+    return spawn(idle)
+  }
+
+  /**
+   * Waits for an actor that is stopping to end, within the system's stopTimeout (a finalizer that never
+   * ends must not hold a getOrSpawn for ever); from inside that actor, fails at once: it would wait for
+   * its own end.
+   */
+  const endOf = (cell: Cell): Effect.Effect<void, ActorError.ActorError> =>
+    Effect.withFiber((fiber) => {
+      const own = Context.getOption(fiber.context, ActorContext)
+      if (own._tag === "Some" && own.value instanceof LocalActorContext && own.value.cell === cell) {
+        return Exit.fail(cell.stoppedError)
+      }
+      return terminationOf(cell).pipe(
+        Effect.timeoutOrElse({ duration: stopTimeout, orElse: () => Exit.fail(cell.stoppedError) })
+      )
+    })
 
   const system: ActorSystem = {
     name: "local",
@@ -389,29 +421,43 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
     router,
     serializeMessages,
     stopTimeout,
-    spawnFrom: (protocol, behaviour, spawnOptions) =>
-      Effect.suspend(() => {
-        if (behaviour === undefined) return unknownProtocol(protocol)
-        if (cells.has(spawnOptions.id)) {
-          return Exit.fail(ActorError.make(new ActorError.AlreadyExists({ actorId: spawnOptions.id })))
-        }
-        return create(protocol, behaviour, spawnOptions)
-      }),
-    getOrSpawnFrom: (protocol, behaviour, spawnOptions) =>
-      Effect.suspend(() => {
-        const cell = cells.get(spawnOptions.id)
-        if (cell !== undefined) {
-          // an actor on its way out (passivated, stopped) is not there to get: once it has ended and its
-          // finalizers have run, a fresh one is spawned
-          if (!cell.isAccepting) {
-            return Effect.flatMap(terminationOf(cell), () => system.getOrSpawnFrom(protocol, behaviour, spawnOptions))
+    spawnFrom: <P extends Protocol.Any>(
+      protocol: P,
+      behaviour: Behaviour.Impl | undefined,
+      spawnOptions: SpawnOptions
+    ) =>
+      Effect.suspend(() =>
+        admit(spawnOptions, (idle) => {
+          if (behaviour === undefined) return unknownProtocol(protocol)
+          if (cells.has(spawnOptions.id)) {
+            return Exit.fail(ActorError.make(new ActorError.AlreadyExists({ actorId: spawnOptions.id })))
           }
-          const mismatch = checkProtocol(cell, protocol)
-          return mismatch === undefined ? whenStarted(cell) : Exit.fail(mismatch)
-        }
-        if (behaviour === undefined) return unknownProtocol(protocol)
-        return create(protocol, behaviour, spawnOptions)
-      }),
+          return create(protocol, behaviour, spawnOptions, idle)
+        })
+      ) as Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError>,
+    getOrSpawnFrom: <P extends Protocol.Any>(
+      protocol: P,
+      behaviour: Behaviour.Impl | undefined,
+      spawnOptions: SpawnOptions
+    ) =>
+      Effect.suspend(() =>
+        admit(spawnOptions, (idle) => {
+          const cell = cells.get(spawnOptions.id)
+          if (cell !== undefined) {
+            // an actor on its way out (passivated, stopped) is not there to get: once it has ended and
+            // its finalizers have run, a fresh one is spawned
+            if (!cell.isAccepting) {
+              return Effect.flatMap(endOf(cell), () => system.getOrSpawnFrom(protocol, behaviour, spawnOptions))
+            }
+            const mismatch = checkProtocol(cell, protocol)
+            if (mismatch !== undefined) return Exit.fail(mismatch)
+            cell.touch()
+            return whenStarted(cell)
+          }
+          if (behaviour === undefined) return unknownProtocol(protocol)
+          return create(protocol, behaviour, spawnOptions, idle)
+        })
+      ) as Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError>,
     spawn: (protocol, spawnOptions) =>
       Effect.flatMap(Effect.context<never>(), (ctx) =>
         system.spawnFrom(protocol, Option.getOrUndefined(Context.getOption(ctx, Behaviour.key(protocol))), spawnOptions)
@@ -431,7 +477,9 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
           return Exit.fail(ActorError.make(new ActorError.NotFound({ actorId: id, protocol: protocol.name })))
         }
         const mismatch = checkProtocol(cell, protocol)
-        return mismatch === undefined ? whenStarted(cell) : Exit.fail(mismatch)
+        if (mismatch !== undefined) return Exit.fail(mismatch)
+        cell.touch()
+        return whenStarted(cell)
       }),
     ids: () => Array.from(cells.keys()),
     terminationOf: (incarnation) => tombstones.get(incarnation) ?? T.stopped,
@@ -453,6 +501,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
     // must not keep the program from finishing, so what is left after stopTimeout is killed. One wait
     // and one timer for all of them: a timer and a fiber per actor halved the stop rate of 100k actors
     shutdown: Effect.suspend(() => {
+      closed = true
       const all = Array.from(cells.values())
       passivation.close()
       for (const cell of all) cell.stop()
@@ -461,9 +510,10 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
           duration: stopTimeout,
           orElse: () =>
             Effect.suspend(() => {
-              const left = all.filter((cell) => !cell.isTerminated)
-              for (const cell of left) cell.kill()
-              return Effect.timeoutOrElse(allTerminated(left), { duration: stopTimeout, orElse: () => Effect.void })
+              // every one: an actor whose finalizers still run has not ended either (a kill is a no-op
+              // for those that have), and they get the second stopTimeout too
+              for (const cell of all) cell.kill()
+              return Effect.timeoutOrElse(allTerminated(all), { duration: stopTimeout, orElse: () => Effect.void })
             })
         })
       )
@@ -533,8 +583,25 @@ export const spawnScopedWith = <P extends Protocol.Any>(
   protocol: P,
   options: SpawnOptions & { readonly backend?: Context.Key<any, Backend> | undefined }
 ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError, any> =>
-  Effect.acquireRelease(spawnWith(protocol, options), (ref) =>
-    Effect.flatMap(ActorSystem, (system) => stopWithin(ref, system.stopTimeout))
+  Effect.acquireRelease(
+    options.backend === undefined
+      ? spawnWith(protocol, { ...options, owned: true })
+      : // on a wire backend the SPAWN is on its way: a LOOKUP behind it on the same link finds the actor
+        // (it counts as there while it builds) and a kill ends it, without holding up the interruption
+        spawnWith(protocol, options).pipe(
+          Effect.onInterrupt(() =>
+            Effect.forkDetach(
+              lookupWith(protocol, options.id, options.backend).pipe(
+                Effect.flatMap(killRef),
+                Effect.timeout(30_000),
+                Effect.ignore
+              )
+            )
+          )
+        ),
+    (ref) => Effect.flatMap(ActorSystem, (system) => stopWithin(ref, system.stopTimeout)),
+    // a build that takes long must not hold up a timeout, or a parent being killed, that gives up on it
+    { interruptible: true }
   )
 
 /** A graceful stop; a kill if the actor is still running after `ms`; no more waiting after as long again. */

@@ -18,6 +18,11 @@ export interface SpawnOptions {
   readonly supervision?: Supervision | undefined
   /** Stop the actor gracefully once it has had no message for this long (passivation). Default: never. */
   readonly idleTimeout?: Duration.Input | undefined
+  /**
+   * @internal the spawner owns the actor (`Actor.spawnScoped`): if it gives up while the behaviour
+   * builds, the in-process system kills the actor rather than leave it running outside the scope
+   */
+  readonly owned?: boolean | undefined
 }
 
 /** A place where actors can be spawned and looked up. */

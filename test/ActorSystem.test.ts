@@ -1,6 +1,8 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Latch, Layer, Ref, Schema, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import { spawn as spawnProcess } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { Actor, ActorContext, ActorError, type ActorRef, ActorSystem, Supervision } from "troupe"
 import { Calculator, CalculatorLive, DivideByZero } from "./fixtures/calculator.ts"
 
@@ -1019,7 +1021,11 @@ describe("the system", () => {
       )
       return { builds, ended, gate, feeding, layer }
     })
-    const alive = (id: string) => Effect.map(Effect.exit(Actor.lookup(Session, id)), Exit.isSuccess)
+    // read off the system, not by a lookup: a lookup that finds the actor counts as use
+    const alive = (id: string) =>
+      Effect.gen(function* () {
+        return (yield* ActorSystem.ActorSystem).cellOf(id)?.isAccepting === true
+      })
 
     it.effect(
       "an actor idle for its timeout stops gracefully; a message puts that off; getOrSpawn builds it afresh",
@@ -1111,6 +1117,111 @@ describe("the system", () => {
       })
     )
 
+    it.effect("a getOrSpawn or lookup that finds the actor counts as use", () =>
+      Effect.gen(function* () {
+        const s = yield* makeSessions
+        yield* Effect.gen(function* () {
+          yield* Actor.getOrSpawn(Session, { id: "s", idleTimeout: "1 second" })
+          yield* TestClock.adjust("900 millis")
+          const found = yield* Actor.getOrSpawn(Session, { id: "s", idleTimeout: "1 second" })
+          yield* TestClock.adjust("850 millis") // 1.75 s after the spawn, 850 ms after the getOrSpawn
+          expect(yield* found.count()).toBe(0) // still the same actor
+          yield* TestClock.adjust("1 second")
+          yield* Actor.lookup(Session, "s")
+          yield* TestClock.adjust("999 millis")
+          expect(yield* alive("s")).toBe(true)
+          yield* TestClock.adjust("251 millis")
+          expect(yield* alive("s")).toBe(false)
+        }).pipe(Effect.provide(Layer.merge(s.layer, ActorSystem.layer())))
+      })
+    )
+
+    it.effect("an actor that gets-or-spawns itself while stopping is told Stopped at once, not left waiting", () =>
+      Effect.gen(function* () {
+        const seen = yield* Ref.make<ReadonlyArray<string>>([])
+        const go = yield* Latch.make(false)
+        const Phoenix = Actor.make("Phoenix", { ping: {} })
+        const PhoenixLive = Phoenix.toLayer(
+          Effect.gen(function* () {
+            const self = yield* ActorContext
+            const system = yield* ActorSystem.ActorSystem
+            // the behaviour is not needed to find that the id's actor is this one, stopping
+            const again = system.getOrSpawnFrom(Phoenix, undefined, { id: self.id }).pipe(
+              Effect.as("respawned"),
+              Effect.catchTag("ActorError", (e) => Effect.succeed(e.reason._tag))
+            )
+            yield* Effect.addFinalizer(() =>
+              Effect.flatMap(again, (r) => Ref.update(seen, (l) => [...l, `finalizer: ${r}`]))
+            )
+            return Phoenix.of({
+              ping: () =>
+                go.await.pipe(
+                  Effect.andThen(again),
+                  Effect.flatMap((r) => Ref.update(seen, (l) => [...l, `handler: ${r}`]))
+                )
+            })
+          })
+        )
+        yield* Effect.gen(function* () {
+          const phoenix = yield* Actor.spawn(Phoenix, { id: "phoenix" })
+          const ping = yield* Effect.forkChild(phoenix.ping(), { startImmediately: true }) // running at the stop
+          const stopping = yield* Effect.forkChild(Actor.stop(phoenix), { startImmediately: true })
+          yield* go.open
+          yield* Fiber.join(ping)
+          yield* Fiber.join(stopping)
+          expect(yield* Ref.get(seen)).toEqual(["handler: Stopped", "finalizer: Stopped"])
+        }).pipe(Effect.provide(Layer.merge(PhoenixLive, ActorSystem.layer())))
+      })
+    )
+
+    it.effect("a getOrSpawn waiting for a stopping actor as its system closes spawns nothing", () =>
+      Effect.gen(function* () {
+        const release = yield* Latch.make(false)
+        const Held = Actor.make("Held", { ping: { success: Schema.String } })
+        const HeldLive = Held.toLayer(
+          Effect.gen(function* () {
+            yield* Effect.addFinalizer(() => release.await)
+            return Held.of({ ping: () => Effect.succeed("pong") })
+          })
+        )
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(Layer.merge(HeldLive, ActorSystem.layer()), scope)
+        const system = yield* Effect.gen(function* () {
+          return yield* ActorSystem.ActorSystem
+        }).pipe(Effect.provide(context))
+        const waiting = yield* Effect.gen(function* () {
+          const held = yield* Actor.spawn(Held, { id: "held" })
+          yield* Effect.forkChild(Actor.stop(held), { startImmediately: true })
+          return yield* Effect.forkChild(Actor.getOrSpawn(Held, { id: "held" }), { startImmediately: true })
+        }).pipe(Effect.provide(context))
+        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
+        yield* release.open
+        expect(reasonOf(yield* Fiber.await(waiting))).toBe("Stopped")
+        yield* Fiber.join(closing)
+        expect(system.ids()).toEqual([])
+      })
+    )
+
+    it.live("the sweep's timer does not keep a finished program's process up", () =>
+      Effect.gen(function* () {
+        const child = spawnProcess(
+          process.execPath,
+          [fileURLToPath(new URL("./fixtures/idle-exit.ts", import.meta.url))],
+          {
+            stdio: ["ignore", "pipe", "inherit"]
+          }
+        )
+        let out = ""
+        child.stdout!.on("data", (d) => (out += d))
+        const code = yield* Effect.callback<number | null>((resume) => {
+          child.once("exit", (c) => resume(Effect.succeed(c)))
+          return Effect.sync(() => child.kill("SIGKILL"))
+        }).pipe(Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.succeed("still running") }))
+        expect(code).toBe(0)
+        expect(out.trim()).toBe("noted")
+      })
+    )
+
     it.effect("an idleTimeout that is not a positive duration is a defect at spawn", () =>
       Effect.gen(function* () {
         const s = yield* makeSessions
@@ -1120,7 +1231,7 @@ describe("the system", () => {
           )
         )
         assert(Exit.isFailure(exit))
-        expect(String(Cause.squash(exit.cause))).toContain("idleTimeout must be a positive")
+        expect(String(Cause.squash(exit.cause))).toContain("idleTimeout must be between 1 ms")
         expect(yield* Ref.get(s.builds)).toBe(0)
       })
     )
@@ -1196,6 +1307,30 @@ describe("the system", () => {
       })
     )
 
+    it.effect("a spawnScoped given up on while the actor builds ends there, and kills the actor", () =>
+      Effect.gen(function* () {
+        const built = yield* Latch.make(false)
+        const Slow = Actor.make("Slow", { ping: { success: Schema.String } })
+        const SlowLive = Slow.toLayer(
+          Effect.gen(function* () {
+            yield* built.await // a build that does not finish
+            return Slow.of({ ping: () => Effect.succeed("pong") })
+          })
+        )
+        yield* Effect.gen(function* () {
+          const attempt = yield* Effect.forkChild(
+            Effect.scoped(Actor.spawnScoped(Slow, { id: "slow" }).pipe(Effect.timeout("100 millis"))),
+            { startImmediately: true }
+          )
+          yield* TestClock.adjust("100 millis")
+          const exit = yield* Fiber.await(attempt)
+          assert(Exit.isFailure(exit))
+          expect(reasonOf(exit)).toBe("TimeoutError")
+          expect(reasonOf(yield* Effect.exit(Actor.lookup(Slow, "slow")))).toBe("NotFound")
+        }).pipe(Effect.provide(Layer.merge(SlowLive, ActorSystem.layer())))
+      })
+    )
+
     it.effect("a scoped actor whose handler never ends is killed after the system's stopTimeout", () =>
       Effect.gen(function* () {
         const g = yield* makeGated
@@ -1215,6 +1350,28 @@ describe("the system", () => {
       })
     )
   })
+
+  it.effect("closing a system gives finalizers still running at stopTimeout a second stopTimeout", () =>
+    Effect.gen(function* () {
+      const done = yield* Ref.make(false)
+      const Slow = Actor.make("SlowEnd", { ping: {} })
+      const SlowLive = Slow.toLayer(
+        Effect.gen(function* () {
+          yield* Effect.addFinalizer(() => Effect.sleep("750 millis").pipe(Effect.andThen(Ref.set(done, true))))
+          return Slow.of({ ping: () => Effect.void })
+        })
+      )
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(Layer.merge(SlowLive, ActorSystem.layer({ stopTimeout: 500 })), scope)
+      yield* Actor.spawn(Slow, { id: "slow" }).pipe(Effect.provide(context))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
+      yield* TestClock.adjust("600 millis")
+      expect(closing.pollUnsafe()).toBeUndefined() // past the first stopTimeout, the finalizer still runs
+      yield* TestClock.adjust("150 millis")
+      yield* Fiber.join(closing)
+      expect(yield* Ref.get(done)).toBe(true)
+    })
+  )
 
   it.effect("the default system is process-wide", () =>
     Effect.gen(function* () {

@@ -27,7 +27,7 @@ import type { Termination } from "../Termination.ts"
 import type { Method, Protocol } from "../Protocol.ts"
 import { effectOf, streamOf } from "./handler.ts"
 import { randomId } from "./id.ts"
-import { MAX_CHAIN } from "./wire/frame.ts"
+import { isIdleMillis, MAX_CHAIN } from "./wire/frame.ts"
 import { Meter, now, stride } from "./meter.ts"
 import { inSpan } from "./trace.ts"
 
@@ -126,26 +126,20 @@ const summarize = (error: unknown): string => {
 /** How many looks an idle timeout's sweep takes per timeout: an actor passivates within a quarter more. */
 export const idleLooks = 4
 
-/** The state of an idle timeout (actors spawned with one only): see `Cell.idleLook`. */
-export class Idle {
-  /** A message arrived, or the actor was at work, since the sweep's last look. */
-  seen = false
-  /** Looks in a row that found the actor idle. */
-  quiet = 0
-  /** Runs of its stream handlers' Streams in progress. */
-  streams = 0
-  readonly millis: number
-  constructor(millis: number) {
-    this.millis = millis
-  }
-}
+// An idle timeout's state, packed in one number so that an actor with one carries no object of its own:
+// bit 0 is set when a message arrived, or the actor was at work, since the sweep's last look; bits 1-3
+// count the looks in a row that found it idle; the rest count the runs of its streams in progress.
+const Seen = 1
+const Quiet = 2
+const QuietMask = 14
+const Streaming = 16
 
-/** An idle timeout in ms (undefined for none); a RangeError for one that is not positive and finite. */
+/** An idle timeout in ms (undefined for none); a RangeError for one under 1 ms or over ~99 days. */
 export const idleMillis = (input: Duration.Input | undefined): number | undefined => {
   if (input === undefined) return undefined
   const millis = Duration.toMillis(Duration.fromInputUnsafe(input))
-  if (!(millis > 0 && Number.isFinite(millis))) {
-    throw new RangeError(`idleTimeout must be a positive, finite duration, got ${String(input)}`)
+  if (!isIdleMillis(millis)) {
+    throw new RangeError(`idleTimeout must be between 1 ms and about 99 days, got ${String(input)}`)
   }
   return millis
 }
@@ -197,8 +191,8 @@ export class Cell {
   private restartState: RestartState | undefined = undefined
   /** Counters for the inspector, once this node is inspected (see meter.ts). */
   meter: Meter | undefined = undefined
-  /** Set for an actor spawned with an idle timeout. */
-  idle: Idle | undefined = undefined
+  /** An actor spawned with an idle timeout: its state, packed (see `Seen`); undefined otherwise. */
+  idle: number | undefined = undefined
 
   readonly id: string
   /** Unique on this node: tells this actor from a later one spawned under the same id. */
@@ -451,21 +445,27 @@ export class Cell {
       this.busy ||
       this.running > 0 ||
       this.building ||
-      idle.streams > 0 ||
+      idle >= Streaming ||
       this.head < this.queue.length ||
       this.waiting !== undefined
     ) {
       // at work: the quiet is counted from the look after the work ends
-      idle.seen = true
-      idle.quiet = 0
+      this.idle = (idle & ~QuietMask) | Seen
       return false
     }
-    if (idle.seen) {
-      idle.seen = false
-      idle.quiet = 0
+    if ((idle & Seen) !== 0) {
+      this.idle = idle & ~(Seen | QuietMask)
       return false
     }
-    return ++idle.quiet >= idleLooks
+    const quiet = ((idle & QuietMask) >> 1) + 1
+    if (quiet >= idleLooks) return true
+    this.idle = (idle & ~QuietMask) | (quiet * Quiet)
+    return false
+  }
+
+  /** Counts as activity for an idle timeout (a getOrSpawn or lookup that found the actor). */
+  touch(): void {
+    if (this.idle !== undefined) this.idle |= Seen
   }
 
   /** The clock of the actor's services (a sweep of its idle timeout runs on it). */
@@ -582,7 +582,7 @@ export class Cell {
   send(env: Envelope): Sent {
     if (this.status >= Stopping) return Refused
     env.owner = this
-    if (this.idle !== undefined) this.idle.seen = true
+    if (this.idle !== undefined) this.idle |= Seen
     if (this.queue.length - this.head >= this.capacity || this.waiting !== undefined) {
       if (this.overflow === "fail") return Full
       if (this.meter !== undefined) this.admitted(env)
@@ -751,7 +751,7 @@ export class Cell {
   }
 
   private toStream(method: Method, out: unknown): Stream.Stream<unknown, unknown> {
-    const stream = this.idle === undefined ? streamOf(out) : this.counted(streamOf(out), this.idle)
+    const stream = this.idle === undefined ? streamOf(out) : this.counted(streamOf(out))
     const id = this.id
     return stream.pipe(
       // the actor's services, but not its Scope: a stream's resources belong to the caller's run of it
@@ -769,18 +769,21 @@ export class Cell {
   }
 
   /** A stream whose runs keep an actor with an idle timeout from passivating while they last. */
-  private counted(stream: Stream.Stream<unknown, unknown>, idle: Idle): Stream.Stream<unknown, unknown> {
+  private counted(stream: Stream.Stream<unknown, unknown>): Stream.Stream<unknown, unknown> {
+    // acquired and released as one resource of the run's scope: no step between the count and its undo
     return Stream.unwrap(
-      Effect.sync(() => {
-        idle.streams++
-        return Stream.ensuring(
-          stream,
+      Effect.as(
+        Effect.acquireRelease(
           Effect.sync(() => {
-            idle.streams--
-            idle.seen = true
-          })
-        )
-      })
+            this.idle! += Streaming
+          }),
+          () =>
+            Effect.sync(() => {
+              this.idle = (this.idle! - Streaming) | Seen
+            })
+        ),
+        stream
+      )
     )
   }
 

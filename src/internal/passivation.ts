@@ -2,10 +2,27 @@
  * Passivation: the actors of one system spawned with an idle timeout, looked at by one sweep per clock
  * and timeout every quarter of that timeout, rather than by a timer per actor (which a message would have
  * to reset). The sweep stops an actor gracefully at the fourth look in a row that finds it idle, and ends
- * when it has no actor left to look at, so that an idle program holds no timer.
+ * when it has no actor left to look at; its timer never keeps a process up by itself.
  */
 import { Clock, Effect, type Fiber } from "effect"
-import { type Cell, Idle, idleLooks } from "./cell.ts"
+import { type Cell, idleLooks } from "./cell.ts"
+
+// the live clock's class, to tell it from a test's clock
+const liveClock = Object.getPrototypeOf(Effect.runSync(Clock.clockWith(Effect.succeed)))
+
+/**
+ * The sweep's pause. On the live clock its timer is unref'd: actors waiting to passivate are no reason
+ * for a process to stay up (a script that is done would otherwise wait out the timeout). On another clock
+ * (`TestClock`), that clock's sleep, so that a test drives it.
+ */
+const wait = (clock: Clock.Clock, millis: number): Effect.Effect<void> =>
+  Object.getPrototypeOf(clock) !== liveClock
+    ? Effect.provideService(Effect.sleep(millis), Clock.Clock, clock)
+    : Effect.callback<void>((resume) => {
+        const timer = setTimeout(() => resume(Effect.void), millis)
+        timer.unref?.()
+        return Effect.sync(() => clearTimeout(timer))
+      })
 
 interface Sweep {
   readonly cells: Set<Cell>
@@ -18,7 +35,7 @@ export class Passivation {
 
   /** Gives the actor an idle timeout of `millis`. */
   add(cell: Cell, millis: number): void {
-    cell.idle = new Idle(millis)
+    cell.idle = 0
     const clock = cell.clock
     let byTimeout = this.sweeps.get(clock)
     if (byTimeout === undefined) this.sweeps.set(clock, (byTimeout = new Map()))
@@ -42,9 +59,9 @@ export class Passivation {
         if (ended.size === 0 && this.sweeps.get(clock) === ended) this.sweeps.delete(clock)
         return false
       })
-      const tick = Effect.sleep(millis / idleLooks).pipe(Effect.andThen(look))
+      const tick = Effect.andThen(wait(clock, millis / idleLooks), look)
       const loop: Effect.Effect<void> = Effect.flatMap(tick, (more) => (more ? loop : Effect.void))
-      sweep.fiber = Effect.runFork(Effect.provideService(loop, Clock.Clock, clock))
+      sweep.fiber = Effect.runFork(loop)
     }
     sweep.cells.add(cell)
   }

@@ -198,6 +198,25 @@ export const behaviourSpec = (label: string, options: SpecOptions) => {
       })
     )
 
+    it.effect("a spawnScoped given up on while the actor builds leaves no actor behind", () =>
+      Effect.gen(function* () {
+        const id = `held-build:${fresh("scoped")}`
+        const exit = yield* Effect.exit(
+          Effect.scoped(
+            (
+              Actor.spawnScoped(Worker, { id, backend: options.backend }) as Effect.Effect<
+                ActorRef.ActorRef<typeof Worker>,
+                ActorError.ActorError,
+                Scope.Scope
+              >
+            ).pipe(Effect.timeout("200 millis"))
+          )
+        )
+        expect(reasonOf(exit)).toBe("TimeoutError")
+        yield* until(Effect.map(Effect.exit(lookup(Worker, id)), (e) => reasonOf(e) === "NotFound"))
+      })
+    )
+
     it.effect("an actor idle for its idleTimeout stops gracefully; get-or-spawn then builds it afresh", () =>
       Effect.gen(function* () {
         const g = yield* gate

@@ -14,9 +14,12 @@ export const MAGIC = "troupe"
  * to HELLO, which a sender now keeps its batches under. 4 added CALL's chain, which a version-3 node
  * would take for a malformed CALL, and CAST_ACK, without which a version-3 caster's casts would stall.
  * 5 added the sender's span to CALL, CAST and STREAM, which a version-4 node would take for malformed.
- * 6 added SPAWN's idle timeout, which a version-5 node would ignore (its actors would never passivate).
+ * 6 added SPAWN's idle timeout, which a version-5 node would refuse as a malformed SPAWN.
  */
 export const VERSION = 6
+
+/** Whether a number of ms is an idle timeout a sweep can keep: 1 ms to 4 × a Node timer's longest (~99 days). */
+export const isIdleMillis = (millis: number): boolean => millis >= 1 && millis <= 4 * (2 ** 31 - 1)
 
 /**
  * [HELLO, magic, version, nodeId, kinds, maxFrame?] — first frame in each direction. maxFrame: the largest
@@ -256,7 +259,7 @@ export const check = (frame: unknown): string | undefined => {
         (f[4] === null || (isId(f[4]) && (f[4] as number) > 0)) &&
         (f[5] === null || f[5] === "suspend" || f[5] === "fail") &&
         typeof f[6] === "boolean" &&
-        (f[8] === null || (typeof f[8] === "number" && f[8] > 0 && Number.isFinite(f[8])))
+        (f[8] === null || (typeof f[8] === "number" && isIdleMillis(f[8])))
         ? undefined
         : "malformed SPAWN"
     case LOOKUP:

@@ -1478,6 +1478,7 @@ export class Link {
         )
       )
     }
+    cell.touch()
     this.write([F.REPLY, id, F.OK, cell.incarnation])
   }
 
