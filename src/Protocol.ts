@@ -13,6 +13,7 @@ import * as Behaviour from "./Behaviour.ts"
 import * as ActorSystem from "./ActorSystem.ts"
 import * as Address from "./internal/address.ts"
 import type { MailboxOptions } from "./Mailbox.ts"
+import type { Supervision } from "./Supervision.ts"
 
 const TypeId = "~troupe/Protocol" as const
 
@@ -124,11 +125,16 @@ export type HandlersContext<H> = {
     : never
 }[keyof H]
 
-/** Options of a service Layer built from a protocol. */
+/**
+ * Options of a service Layer built from a protocol: those of a spawn, but no `idleTimeout` (the Layer
+ * provides one ref for its whole lifetime; an actor that passivated would leave it pointing at nothing).
+ */
 export interface LayerOptions {
   readonly id: string
   readonly backend?: Context.Key<any, Backend> | undefined
   readonly mailbox?: MailboxOptions | undefined
+  /** What the actor does when a handler dies (`Supervision.restart(...)` keeps the service's ref alive). */
+  readonly supervision?: Supervision | undefined
 }
 
 /** The service identifier under which a protocol's ActorRef is provided (`yield* Calculator` needs it). */
@@ -268,7 +274,8 @@ export const make = <const Name extends string, const M extends Methods>(name: N
   protocol.methodMap = methodMap
   protocol.of = (handlers: unknown) => handlers
   protocol.toLayer = (build: any) => Behaviour.toLayer(protocol, build)
-  protocol.layer = (options: LayerOptions) => Layer.effect(protocol, ActorSystem.spawnScopedWith(protocol, options))
+  protocol.layer = ({ id, backend, mailbox, supervision }: LayerOptions) =>
+    Layer.effect(protocol, ActorSystem.spawnScopedWith(protocol, { id, backend, mailbox, supervision }))
   protocol.self = ActorSystem.selfRef
   let ref: Schema.Top | undefined
   // built on first use: most protocols never travel

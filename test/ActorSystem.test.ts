@@ -816,6 +816,24 @@ describe("actors as services", () => {
       expect(reasonOf(yield* Effect.exit(Actor.lookup(Calculator, "service")))).toBe("NotFound")
     }).pipe(isolated)
   )
+
+  it.effect("Protocol.layer takes a supervision policy: the service's ref outlives a defect", () =>
+    Effect.gen(function* () {
+      const program = Effect.gen(function* () {
+        const calc = yield* Calculator
+        yield* calc.add({ a: 1, b: 1 })
+        expect(reasonOf(yield* Effect.exit(calc.crash({ message: "boom" })))).toBe("Defect")
+        yield* TestClock.adjust("1 millis") // the restart's backoff
+        expect(yield* calc.history()).toEqual([]) // restarted: fresh state, same ref
+        return yield* calc.add({ a: 20, b: 22 })
+      })
+      const service = Calculator.layer({
+        id: "supervised",
+        supervision: Supervision.restart({ maxRestarts: 3, backoff: { initial: "1 millis", jitter: false } })
+      })
+      expect(yield* program.pipe(Effect.provide(service.pipe(Layer.provide(CalculatorLive))))).toBe(42)
+    }).pipe(isolated)
+  )
 })
 
 describe("timeouts", () => {

@@ -60,6 +60,17 @@ describe("client types", () => {
     expectTypeOf(layer).toEqualTypeOf<
       Layer.Layer<Protocol.RefService<"Calculator">, ActorError.ActorError, Behaviour.Behaviour<typeof Calculator>>
     >()
+    // @ts-expect-error a service Layer's actor cannot passivate: its one ref would point at nothing
+    Calculator.layer({ id: "calc", idleTimeout: "1 minute" })
+  })
+
+  it("a child actor is a spawn that needs a Scope; idleTimeout is a spawn option, but not a pool's", () => {
+    const child = Actor.spawnScoped(Calculator, { id: "calc", idleTimeout: "1 minute" })
+    expectTypeOf(child).toEqualTypeOf<
+      Effect.Effect<CalcRef, ActorError.ActorError, Behaviour.Behaviour<typeof Calculator> | Scope.Scope>
+    >()
+    // @ts-expect-error a pool's member that passivated would be lost to the pool
+    Actor.spawnPool(Calculator, { id: "calcs", size: 2, idleTimeout: "1 minute" })
   })
 
   it("an in-process spawn needs the behaviour in context", () => {
