@@ -77,6 +77,9 @@ export interface ActorSystem extends Backend {
   readonly cellOf: (id: string) => Cell | undefined
   /** @internal the live actors' cells, for the inspector */
   readonly cells: () => Iterable<Cell>
+  /** @internal actors spawned on this node, and of them those passivated (idle timeout), since it began */
+  readonly spawned: number
+  readonly passivated: number
   /** @internal whether this node's actors are metered (see internal/meter.ts) */
   readonly metered: boolean
   /** @internal meters every actor of this node from now on (the inspector's first look turns it on) */
@@ -294,6 +297,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
   const passivation = new Passivation()
   let metered = false
   let closed = false
+  let spawned = 0
   const serializeMessages = options.serializeMessages === true
   const capacity = options.mailbox?.capacity ?? Mailbox.defaults.capacity
   const overflow = options.mailbox?.overflow ?? Mailbox.defaults.overflow
@@ -372,6 +376,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
     cell.supervision = spawnOptions.supervision
     if (metered) cell.metered()
     cells.set(spawnOptions.id, cell)
+    spawned++
     const context = Context.add(baseContext(behaviour), ActorContext, new LocalActorContext(cell, refOf))
     cell.start(behaviour.build, context)
     if (idle !== undefined && cell.isAccepting) passivation.add(cell, idle)
@@ -485,6 +490,12 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
     terminationOf: (incarnation) => tombstones.get(incarnation) ?? T.stopped,
     cellOf: (id) => cells.get(id),
     cells: () => cells.values(),
+    get spawned() {
+      return spawned
+    },
+    get passivated() {
+      return passivation.passivated
+    },
     get metered() {
       return metered
     },

@@ -86,6 +86,9 @@ export interface NodeUp {
   readonly actors: number
   readonly omitted: number
   readonly links: ReadonlyArray<LinkReport>
+  /** Actors spawned on it since it started, and those of them passivated (stopped for being idle). */
+  readonly spawned: number
+  readonly passivated: number
   /** Messages it dropped with no sender to tell, since it started (see `DeadLetter`). */
   readonly deadLetters: number
   /** The latest of them (at most 8), oldest first; `at` is the node's clock (epoch ms). */
@@ -258,6 +261,10 @@ const nodeMetrics = {
   heap: Metric.gauge("troupe_node_heap_used_bytes", { description: "JavaScript heap in use on a node" }),
   deadLetters: Metric.counter("troupe_node_dead_letters_total", {
     description: "Messages a node dropped with no sender to tell"
+  }),
+  spawned: Metric.counter("troupe_node_spawned_total", { description: "Actors spawned on a node" }),
+  passivated: Metric.counter("troupe_node_passivated_total", {
+    description: "Actors a node stopped for being idle (idleTimeout)"
   })
 }
 
@@ -378,7 +385,9 @@ class Series {
       this.ensure(key, n, { node: n.id }, [
         [nodeMetrics.actors, (v: NodeUp) => gauge(v.actors)],
         [nodeMetrics.heap, (v: NodeUp) => gauge(v.memory?.heapUsed ?? 0)],
-        [nodeMetrics.deadLetters, (v: NodeUp) => counter(v.deadLetters)]
+        [nodeMetrics.deadLetters, (v: NodeUp) => counter(v.deadLetters)],
+        [nodeMetrics.spawned, (v: NodeUp) => counter(v.spawned)],
+        [nodeMetrics.passivated, (v: NodeUp) => counter(v.passivated)]
       ])
     }
     for (const key of Array.from(this.mine)) if (!live.has(key)) this.drop(key)

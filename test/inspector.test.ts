@@ -8,7 +8,7 @@ import { runInNewContext } from "node:vm"
 import { assert, describe, expect, it, layer } from "@effect/vitest"
 import { request as httpRequest } from "node:http"
 import { Cause, Context, Effect, Exit, Fiber, Layer, Metric, Redacted, Schema, Scope, Stream } from "effect"
-import { Actor, type ActorError, type ActorRef, ActorSystem, Channel, Inspector, Supervision, Topic } from "troupe"
+import { Actor, type ActorError, ActorRef, ActorSystem, Channel, Inspector, Supervision, Topic } from "troupe"
 import { InspectorPage } from "troupe/inspector"
 import { Remote } from "troupe/node"
 import { Gate, GateLive, Worker, WorkerLive } from "./fixtures/spec-actors.ts"
@@ -44,7 +44,10 @@ const sampleUntil = (ok: (view: Inspector.View) => boolean, what: string) =>
   )
 
 let ids = 0
-const spawnOn = (side: Side, options: { readonly supervision?: Supervision.Supervision } = {}) =>
+const spawnOn = (
+  side: Side,
+  options: { readonly supervision?: Supervision.Supervision; readonly idleTimeout?: "100 millis" } = {}
+) =>
   Actor.spawn(Worker, { id: `inspected-${side.name}-${++ids}`, backend: side.backend, ...options }) as Effect.Effect<
     ActorRef.ActorRef<typeof Worker>,
     ActorError.ActorError
@@ -138,6 +141,26 @@ layer(TestLayer, { excludeTestServices: true, timeout: 60_000 })("a sample of th
       const view = yield* (yield* Inspector.Inspector).sample
       const a = actorIn(view, ref.id)
       expect([a.restarts, a.defects, a.handled]).toEqual([1, 1, 2])
+    })
+  )
+
+  it.effect("counts the actors a worker node spawned and passivated, also as Metric series", () =>
+    Effect.gen(function* () {
+      const before = yield* (yield* Inspector.Inspector).sample
+      const ref = yield* spawnOn(worker, { idleTimeout: "100 millis" })
+      const node = ActorRef.location(ref)
+      const countsOf = (view: Inspector.View) => {
+        const n = up(view).find((n) => n.id === node)
+        return n === undefined ? [0, 0] : [n.spawned, n.passivated]
+      }
+      const [spawned0, passivated0] = countsOf(before)
+      expect((yield* bounded(Actor.watch(ref), "the passivation"))._tag).toBe("Stopped")
+      const view = yield* (yield* Inspector.Inspector).sample
+      expect(countsOf(view)).toEqual([spawned0! + 1, passivated0! + 1])
+      const series = (yield* Metric.snapshot).find(
+        (m) => m.id === "troupe_node_passivated_total" && m.attributes?.["node"] === node
+      )
+      expect(series?.state).toEqual({ count: passivated0! + 1, incremental: false })
     })
   )
 
@@ -373,6 +396,8 @@ describe("rates", () => {
     channels: [],
     topics: [],
     links: [],
+    spawned: 1,
+    passivated: 0,
     deadLetters: 0,
     recentDeadLetters: []
   })
@@ -506,6 +531,8 @@ describe("the page", () => {
     actors: 3,
     omitted: 2,
     links: [{ peer: "n-1/<i>w</i>", status: "open", pending: 4, inbound: 0, unsent: 0, castsWaiting: 2 }],
+    spawned: 40,
+    passivated: 12,
     deadLetters: 5,
     recentDeadLetters: [
       {
@@ -568,6 +595,7 @@ describe("the page", () => {
     expect(nodes).toContain("4 awaiting reply")
     expect(nodes).toContain("2 casts waiting for credit")
     expect(nodes).toContain("5 dead letters")
+    expect(nodes).toContain("40 spawned · 12 passivated (idle)")
     expect(nodes).toContain("MailboxFull: cast Printer.print to &lt;b&gt;printer&lt;/b&gt; from n-0")
     expect(element("topics").innerHTML).toContain("news")
     expect(element("channels").innerHTML).toContain("no channels open")

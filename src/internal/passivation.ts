@@ -32,6 +32,8 @@ interface Sweep {
 export class Passivation {
   // by clock, then timeout: actors of one system can run on different clocks (a test's TestClock)
   private readonly sweeps = new Map<Clock.Clock, Map<number, Sweep>>()
+  /** Actors stopped for being idle, since the system began. */
+  passivated = 0
 
   /** Gives the actor an idle timeout of `millis`. */
   add(cell: Cell, millis: number): void {
@@ -50,6 +52,7 @@ export class Passivation {
           if (!c.isAccepting) cells.delete(c)
           else if (c.idleLook()) {
             cells.delete(c)
+            this.passivated++
             c.stop()
           }
         }

@@ -60,6 +60,8 @@ export class Rates {
         actors: r.actors.length + r.omitted,
         omitted: r.omitted,
         links: r.links,
+        spawned: r.spawned,
+        passivated: r.passivated,
         deadLetters: r.deadLetters,
         recentDeadLetters: r.recentDeadLetters
       })

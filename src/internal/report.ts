@@ -91,6 +91,9 @@ export const NodeReport = Schema.Struct({
   channels: Schema.Array(ChannelReport),
   topics: Schema.Array(TopicReport),
   links: Schema.Array(LinkReport),
+  /** Actors spawned on the node since it began, and those of them stopped for being idle (passivated). */
+  spawned: Count,
+  passivated: Count,
   /** Messages the node dropped with no sender to tell (see DeadLetter.ts), and the latest of them. */
   deadLetters: Count,
   recentDeadLetters: Schema.Array(
@@ -185,6 +188,8 @@ export const reportOf = (system: ActorSystem, kinds: ReadonlyArray<string>): Nod
     kinds: Array.from(kinds),
     actors,
     omitted,
+    spawned: system.spawned,
+    passivated: system.passivated,
     ...system.router.report()
   }
 }

@@ -239,6 +239,7 @@ function nodeCard(n) {
     '<div class="meta">pid ' + esc(n.pid ?? "—") + " · up " + dur(n.uptime) + "</div>" +
     (n.memory ? '<div class="meta">heap ' + bytes(n.memory.heapUsed) + " · rss " + bytes(n.memory.rss) + "</div>" : "") +
     "<div>" + plural(n.actors, "actor") + (n.omitted ? " (" + count(n.omitted) + " not listed)" : "") + " · " + plural((n.links || []).length, "link") + "</div>" +
+    (n.passivated > 0 ? '<div class="meta">' + count(n.spawned) + " spawned · " + count(n.passivated) + " passivated (idle)</div>" : "") +
     (n.deadLetters > 0 ? '<div class="bad">' + plural(n.deadLetters, "dead letter") + "</div>" : "") +
     (n.recentDeadLetters || []).slice(-3).reverse().map((l) =>
       '<div class="meta" title="' + esc(l.message) + '">' + clock(l.at) + " " + esc(l.reason) + ": " + esc(l.kind) + " " +
