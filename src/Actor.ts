@@ -74,7 +74,8 @@ export const getOrSpawn = <P extends Protocol.Any, B extends BackendKey | undefi
  * Spawns an actor that lives as long as the current Scope: closing the scope stops it (gracefully; past
  * the system's `stopTimeout` it is killed). Called in a behaviour's build or handler, the scope is the
  * actor's own, so the new actor is a child: it stops when its parent stops, and a restart of the parent
- * stops it before the build spawns it afresh. Interrupted while the behaviour builds, it kills the actor.
+ * stops it before the build spawns it afresh; a child whose supervision gives up fails its parent, for
+ * the parent's policy to handle (escalation). Interrupted while the behaviour builds, it kills the actor.
  *
  * @example
  * ```ts

@@ -4,7 +4,7 @@
  * there by default; `ActorSystem.layer()` gives an isolated one whose actors stop with its scope, and
  * `serializeMessages: true` makes every local message take the wire's encode/decode path (a test mode).
  */
-import { Context, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, type Scope, Stream } from "effect"
 import { ActorContext } from "./ActorContext.ts"
 import * as ActorError from "./ActorError.ts"
 import * as ActorRef from "./ActorRef.ts"
@@ -99,12 +99,21 @@ export interface ActorSystem extends Backend {
  * The ActorContext of a local actor. Everything is derived from the cell on demand, so that an idle
  * actor carries two fields here rather than a ref and an Effect it may never use.
  */
+/**
+ * The ActorContext's hook for a child that failed for good, under a key shared by every copy of Troupe in
+ * the process (a host module may load another copy than the node's entry point: `instanceof` would miss).
+ */
+const escalation: unique symbol = Symbol.for("troupe/ActorContext/childFailed") as any
+
 class LocalActorContext {
   readonly cell: Cell
   private readonly refOf: (cell: Cell) => ActorRef.ActorRef<any>
   constructor(cell: Cell, refOf: (cell: Cell) => ActorRef.ActorRef<any>) {
     this.cell = cell
     this.refOf = refOf
+  }
+  [escalation](childId: string, message: string): void {
+    this.cell.childFailed(childId, message)
   }
   get id(): string {
     return this.cell.id
@@ -613,7 +622,29 @@ export const spawnScopedWith = <P extends Protocol.Any>(
     (ref) => Effect.flatMap(ActorSystem, (system) => stopWithin(ref, system.stopTimeout)),
     // a build that takes long must not hold up a timeout, or a parent being killed, that gives up on it
     { interruptible: true }
-  )
+  ).pipe(Effect.tap(escalateTo))
+
+/**
+ * Inside an in-process actor, a child whose supervision gave up (it ended `Failed`) fails its parent,
+ * whose own policy then decides: restart (with a fresh child, built again), stop, or resume (ignore it).
+ * Erlang's escalation up a supervision tree. The watch lives in the scope, so a child stopped by the
+ * scope's end (the parent stopping or restarting) escalates nothing: the watch has ended first.
+ */
+const escalateTo = (child: ActorRef.ActorRef<any>): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.withFiber((fiber) => {
+    const own = Context.getOption(fiber.context, ActorContext)
+    const parent = own._tag === "Some" ? (own.value as Partial<LocalActorContext>) : undefined
+    if (parent === undefined || typeof parent[escalation] !== "function") return Effect.void
+    return Effect.asVoid(
+      Effect.forkScoped(
+        Effect.flatMap(watchRef(child), (ended) =>
+          Effect.sync(() => {
+            if (ended._tag === "Failed") parent[escalation]!(child.id, ended.error.message)
+          })
+        )
+      )
+    )
+  })
 
 /** A graceful stop; a kill if the actor is still running after `ms`; no more waiting after as long again. */
 const stopWithin = (ref: ActorRef.ActorRef<any>, ms: number): Effect.Effect<void> =>

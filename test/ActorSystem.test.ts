@@ -1325,6 +1325,80 @@ describe("the system", () => {
       })
     )
 
+    describe("a child that fails for good fails its parent (escalation)", () => {
+      const Leaf = Actor.make("Leaf", { crash: {}, ping: { success: Schema.String } })
+      const Branch = Actor.make("Branch", { leafPing: { success: Schema.String }, builds: { success: Schema.Number } })
+      const makeTree = Effect.gen(function* () {
+        const builds = yield* Ref.make(0)
+        const LeafLive = Leaf.toLayer(
+          Effect.succeed(Leaf.of({ crash: () => Effect.die("leaf broke"), ping: () => Effect.succeed("leaf") }))
+        )
+        const BranchLive = Branch.toLayer(
+          Effect.gen(function* () {
+            const n = yield* Ref.updateAndGet(builds, (x) => x + 1)
+            // the leaf's own policy gives up at its first defect
+            const leaf = yield* Actor.spawnScoped(Leaf, { id: "leaf", supervision: Supervision.stop })
+            return Branch.of({ leafPing: () => leaf.ping(), builds: () => Effect.succeed(n) })
+          })
+        ).pipe(Layer.provide(LeafLive))
+        return { builds, layer: Layer.merge(LeafLive, BranchLive) }
+      })
+      const leafCrashes = Effect.gen(function* () {
+        const leaf = yield* Actor.lookup(Leaf, "leaf")
+        yield* Effect.exit(leaf.crash())
+      })
+
+      it.effect("a restarting parent is restarted, with a fresh child", () =>
+        Effect.gen(function* () {
+          const tree = yield* makeTree
+          yield* Effect.gen(function* () {
+            const branch = yield* Actor.spawn(Branch, {
+              id: "branch",
+              supervision: Supervision.restart({ maxRestarts: 3, backoff: { initial: "1 millis", jitter: false } })
+            })
+            expect(yield* branch.builds()).toBe(1)
+            yield* leafCrashes
+            yield* TestClock.adjust("1 millis")
+            expect(yield* branch.builds()).toBe(2)
+            expect(yield* branch.leafPing()).toBe("leaf") // the new child
+            yield* Actor.stop(branch)
+          }).pipe(Effect.provide(Layer.merge(tree.layer, ActorSystem.layer())))
+        })
+      )
+
+      it.effect("a parent whose policy is stop ends Failed, naming the child", () =>
+        Effect.gen(function* () {
+          const tree = yield* makeTree
+          yield* Effect.gen(function* () {
+            const branch = yield* Actor.spawn(Branch, { id: "branch", supervision: Supervision.stop })
+            const ended = yield* Effect.forkChild(Actor.watch(branch), { startImmediately: true })
+            yield* leafCrashes
+            const termination = yield* Fiber.join(ended)
+            assert(termination._tag === "Failed")
+            expect(termination.error.reason._tag).toBe("Defect")
+            expect(termination.error.message).toContain("child actor leaf failed for good")
+          }).pipe(Effect.provide(Layer.merge(tree.layer, ActorSystem.layer())))
+        })
+      )
+
+      it.effect("a parent that resumes (the default) carries on; a child stopped by its parent escalates nothing", () =>
+        Effect.gen(function* () {
+          const tree = yield* makeTree
+          yield* Effect.gen(function* () {
+            const resuming = yield* Actor.spawn(Branch, { id: "branch" })
+            yield* leafCrashes
+            expect(yield* resuming.builds()).toBe(1)
+            expect(reasonOf(yield* Effect.exit(resuming.leafPing()))).toBe("Stopped")
+            yield* Actor.stop(resuming)
+            const strict = yield* Actor.spawn(Branch, { id: "strict", supervision: Supervision.stop })
+            const ended = yield* Effect.forkChild(Actor.watch(strict), { startImmediately: true })
+            yield* Actor.stop(strict) // its scope stops the child: not a failure
+            expect((yield* Fiber.join(ended))._tag).toBe("Stopped")
+          }).pipe(Effect.provide(Layer.merge(tree.layer, ActorSystem.layer())))
+        })
+      )
+    })
+
     it.effect("a spawnScoped given up on while the actor builds ends there, and kills the actor", () =>
       Effect.gen(function* () {
         const built = yield* Latch.make(false)

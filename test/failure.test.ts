@@ -9,6 +9,7 @@ import { Effect, Exit, Fiber, Layer, Redacted, Scope } from "effect"
 import { Actor, ActorError, ActorRef, Supervision } from "troupe"
 import { Remote, Subprocess, Workers, type PoolBackend } from "troupe/node"
 import { Gate, Worker } from "./fixtures/spec-actors.ts"
+import { Branch } from "./fixtures/tree-actors.ts"
 import { reasonOf } from "./spec/behaviour.ts"
 import { proxy } from "./support/proxy.ts"
 import { fixture, serve } from "./support/serve.ts"
@@ -119,6 +120,29 @@ for (const pool of pools) {
         )
         expect((yield* backend.nodes)[0]!.alive).toBe(false)
       }).pipe(Effect.provide(pool.layer({ restart: false })))
+    )
+
+    it.live("a child that fails for good fails its parent on that node, which restarts with a fresh child", () =>
+      Effect.gen(function* () {
+        const branch = yield* Actor.spawn(Branch, {
+          id: fresh("branch"),
+          backend: pool.key,
+          supervision: Supervision.restart({ maxRestarts: 3, backoff: { initial: "1 millis", jitter: false } })
+        })
+        expect(yield* branch.builds()).toBe(1)
+        yield* branch.crashLeaf() // the leaf gives up; its parent's policy restarts the parent
+        expect(yield* eventually(Effect.filterOrFail(branch.builds(), (n) => n === 2))).toBe(2)
+        expect(yield* branch.leafPing()).toBe("leaf")
+        const strict = yield* Actor.spawn(Branch, {
+          id: fresh("strict"),
+          backend: pool.key,
+          supervision: Supervision.stop
+        })
+        yield* strict.crashLeaf()
+        const ended = yield* bounded(Actor.watch(strict))
+        assert(ended._tag === "Failed")
+        expect(ended.error.message).toContain("failed for good")
+      }).pipe(Effect.provide(pool.layer({})))
     )
 
     it.live("supervision travels: a remote actor restarts with fresh state, or stops and says Failed", () =>

@@ -144,6 +144,14 @@ export const idleMillis = (input: Duration.Input | undefined): number | undefine
   return millis
 }
 
+/** What a parent's supervision sees when a child of it failed for good. */
+class ChildFailed extends Error {
+  override readonly name = "ChildFailed"
+  constructor(childId: string, message: string) {
+    super(`child actor ${childId} failed for good: ${message}`)
+  }
+}
+
 /** A restartable actor's build, its context before the Scope is added, and its restarts so far. */
 class RestartState {
   restarts: Array<number> = []
@@ -380,6 +388,15 @@ export class Cell {
     this.building = false
     if (failure !== undefined) return this.escalate(failure)
     this.maybeFinish()
+  }
+
+  /**
+   * A child of this actor (spawned with `Actor.spawnScoped` from it) failed for good: a failure of this
+   * actor, for its own supervision policy to handle (escalation).
+   */
+  childFailed(childId: string, message: string): void {
+    if (this.status !== Active) return
+    this.failed(Cause.die(new ChildFailed(childId, message)), `(child ${childId})`)
   }
 
   /** Supervision gives up: the actor stops, queued messages fail, watchers learn `Failed`. */
