@@ -4,7 +4,7 @@
  * there by default; `ActorSystem.layer()` gives an isolated one whose actors stop with its scope, and
  * `serializeMessages: true` makes every local message take the wire's encode/decode path (a test mode).
  */
-import { Context, Effect, Exit, Fiber, Layer, Option, type Scope, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Scope, Stream } from "effect"
 import { ActorContext } from "./ActorContext.ts"
 import * as ActorError from "./ActorError.ts"
 import * as ActorRef from "./ActorRef.ts"
@@ -96,15 +96,16 @@ export interface ActorSystem extends Backend {
 }
 
 /**
+ * The ActorContext's hook for a child spawned in a scope (`Actor.spawnScoped`), under a key shared by every
+ * copy of Troupe in the process: a host module may load another copy than the node's entry point, whose
+ * `instanceof` would miss.
+ */
+const escalation: unique symbol = Symbol.for("troupe/ActorContext/escalation") as any
+
+/**
  * The ActorContext of a local actor. Everything is derived from the cell on demand, so that an idle
  * actor carries two fields here rather than a ref and an Effect it may never use.
  */
-/**
- * The ActorContext's hook for a child that failed for good, under a key shared by every copy of Troupe in
- * the process (a host module may load another copy than the node's entry point: `instanceof` would miss).
- */
-const escalation: unique symbol = Symbol.for("troupe/ActorContext/childFailed") as any
-
 class LocalActorContext {
   readonly cell: Cell
   private readonly refOf: (cell: Cell) => ActorRef.ActorRef<any>
@@ -112,8 +113,27 @@ class LocalActorContext {
     this.cell = cell
     this.refOf = refOf
   }
-  [escalation](childId: string, message: string): void {
-    this.cell.childFailed(childId, message)
+  /**
+   * Has a child spawned in `scope` escalate to this actor when it ends `Failed`: nothing to do when the
+   * policy would ignore it (resume) or the scope is not this incarnation's own (a handler's
+   * `Effect.scoped`: the child belongs to that piece of work). An in-process child is watched by a
+   * callback on its cell, unregistered by the scope; another node's, by a fiber in the scope.
+   */
+  [escalation](child: ActorRef.ActorRef<any>, scope: Scope.Scope | undefined): Effect.Effect<void> {
+    const cell = this.cell
+    if (scope === undefined || !cell.escalatesFrom(scope)) return Effect.void
+    const report = (ended: Termination) => {
+      if (ended._tag === "Failed") cell.childFailed(child.id, ended.error.message, scope)
+    }
+    const endpoint = ActorRef.endpoint(child)
+    const local =
+      endpoint instanceof LocalEndpoint
+        ? endpoint.cell
+        : endpoint instanceof SerializingEndpoint
+          ? endpoint.inner.cell
+          : undefined
+    if (local !== undefined) return Scope.addFinalizer(scope, Effect.sync(local.whenTerminated(report)))
+    return Effect.asVoid(Effect.forkIn(Effect.map(endpoint.watch, report), scope))
   }
   get id(): string {
     return this.cell.id
@@ -625,25 +645,19 @@ export const spawnScopedWith = <P extends Protocol.Any>(
   ).pipe(Effect.tap(escalateTo))
 
 /**
- * Inside an in-process actor, a child whose supervision gave up (it ended `Failed`) fails its parent,
- * whose own policy then decides: restart (with a fresh child, built again), stop, or resume (ignore it).
- * Erlang's escalation up a supervision tree. The watch lives in the scope, so a child stopped by the
- * scope's end (the parent stopping or restarting) escalates nothing: the watch has ended first.
+ * Inside an actor (on whichever node it runs), a child spawned in the actor's own scope whose supervision
+ * gave up (it ended `Failed`) fails its parent, whose own policy then decides: restart (with a fresh
+ * child, built again), stop, or resume (ignore it). Erlang's escalation up a supervision tree. The watch
+ * is the scope's latest resource, so a child stopped by the scope's end (the parent stopping or
+ * restarting) escalates nothing: the watch has ended first.
  */
-const escalateTo = (child: ActorRef.ActorRef<any>): Effect.Effect<void, never, Scope.Scope> =>
+const escalateTo = (child: ActorRef.ActorRef<any>): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
     const own = Context.getOption(fiber.context, ActorContext)
-    const parent = own._tag === "Some" ? (own.value as Partial<LocalActorContext>) : undefined
-    if (parent === undefined || typeof parent[escalation] !== "function") return Effect.void
-    return Effect.asVoid(
-      Effect.forkScoped(
-        Effect.flatMap(watchRef(child), (ended) =>
-          Effect.sync(() => {
-            if (ended._tag === "Failed") parent[escalation]!(child.id, ended.error.message)
-          })
-        )
-      )
-    )
+    if (own._tag === "None") return Effect.void
+    const hook = (own.value as Partial<LocalActorContext>)[escalation]
+    if (typeof hook !== "function") return Effect.void
+    return hook.call(own.value, child, Context.getOrUndefined(fiber.context, Scope.Scope))
   })
 
 /** A graceful stop; a kill if the actor is still running after `ms`; no more waiting after as long again. */

@@ -86,7 +86,10 @@ export interface NodeUp {
   readonly actors: number
   readonly omitted: number
   readonly links: ReadonlyArray<LinkReport>
-  /** Actors spawned on it since it started, and those of them passivated (stopped for being idle). */
+  /**
+   * Actors spawned on it since it started (those whose build failed included; a restart is not a spawn),
+   * and those of them passivated (stopped for being idle).
+   */
   readonly spawned: number
   readonly passivated: number
   /** Messages it dropped with no sender to tell, since it started (see `DeadLetter`). */

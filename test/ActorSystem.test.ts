@@ -1381,6 +1381,101 @@ describe("the system", () => {
         })
       )
 
+      it.effect("a child that fails while its parent builds escalates once the build is done", () =>
+        Effect.gen(function* () {
+          const tree = yield* makeTree
+          const release = yield* Latch.make(false)
+          const Eager = Actor.make("Eager", { ping: {} })
+          const EagerLive = Eager.toLayer(
+            Effect.gen(function* () {
+              const leaf = yield* Actor.spawnScoped(Leaf, { id: "eager-leaf", supervision: Supervision.stop })
+              yield* Effect.exit(leaf.crash()) // the leaf gives up while this build still runs
+              yield* release.await
+              return Eager.of({ ping: () => Effect.void })
+            })
+          )
+          yield* Effect.gen(function* () {
+            const spawning = yield* Effect.forkChild(
+              Actor.spawn(Eager, { id: "eager", supervision: Supervision.stop }),
+              {
+                startImmediately: true
+              }
+            )
+            yield* Effect.yieldNow
+            yield* release.open
+            const eager = yield* Fiber.join(spawning)
+            const ended = yield* Actor.watch(eager)
+            assert(ended._tag === "Failed")
+            expect(ended.error.message).toContain("child actor eager-leaf failed for good")
+          }).pipe(
+            Effect.provide(Layer.mergeAll(tree.layer, EagerLive.pipe(Layer.provide(tree.layer)), ActorSystem.layer()))
+          )
+        })
+      )
+
+      it.effect("a child that fails while a restart rebuilds its parent escalates once that build is done", () =>
+        Effect.gen(function* () {
+          const tree = yield* makeTree
+          const builds = yield* Ref.make(0)
+          const Moody = Actor.make("Moody", { builds: { success: Schema.Number } })
+          const MoodyLive = Moody.toLayer(
+            Effect.gen(function* () {
+              const n = yield* Ref.updateAndGet(builds, (x) => x + 1)
+              const leaf = yield* Actor.spawnScoped(Leaf, { id: "moody-leaf", supervision: Supervision.stop })
+              if (n <= 2) yield* Effect.exit(leaf.crash()) // builds 1 and 2 lose their leaf while building
+              return Moody.of({ builds: () => Effect.succeed(n) })
+            })
+          )
+          yield* Effect.gen(function* () {
+            const moody = yield* Actor.spawn(Moody, {
+              id: "moody",
+              supervision: Supervision.restart({ maxRestarts: 5, backoff: { initial: "1 millis", jitter: false } })
+            })
+            yield* TestClock.adjust("1 millis")
+            yield* TestClock.adjust("2 millis")
+            expect(yield* moody.builds()).toBe(3)
+            yield* Actor.stop(moody)
+          }).pipe(
+            Effect.provide(Layer.mergeAll(tree.layer, MoodyLive.pipe(Layer.provide(tree.layer)), ActorSystem.layer()))
+          )
+        })
+      )
+
+      it.effect("a child in a handler's own scope belongs to that work: its failure does not escalate", () =>
+        Effect.gen(function* () {
+          const tree = yield* makeTree
+          const Worky = Actor.make("Worky", { work: { success: Schema.String } })
+          const WorkyLive = Worky.toLayer(
+            Effect.succeed(
+              Worky.of({
+                work: () =>
+                  Effect.scoped(
+                    Effect.gen(function* () {
+                      const leaf = yield* Actor.spawnScoped(Leaf, { id: "temp-leaf", supervision: Supervision.stop })
+                      yield* Effect.exit(leaf.crash())
+                      yield* Effect.exit(Actor.watch(leaf)) // the leaf has ended Failed, still in this scope
+                      yield* Effect.sleep("5 millis") // time for any escalation to land
+                      return "handled"
+                    })
+                  )
+              })
+            )
+          )
+          yield* Effect.gen(function* () {
+            const worky = yield* Actor.spawn(Worky, { id: "worky", supervision: Supervision.stop })
+            const work = Effect.gen(function* () {
+              const working = yield* Effect.forkChild(worky.work(), { startImmediately: true })
+              yield* TestClock.adjust("5 millis")
+              return yield* Fiber.join(working)
+            })
+            expect(yield* work).toBe("handled")
+            expect(yield* work).toBe("handled") // still alive
+          }).pipe(
+            Effect.provide(Layer.mergeAll(tree.layer, WorkyLive.pipe(Layer.provide(tree.layer)), ActorSystem.layer()))
+          )
+        })
+      )
+
       it.effect("a parent that resumes (the default) carries on; a child stopped by its parent escalates nothing", () =>
         Effect.gen(function* () {
           const tree = yield* makeTree

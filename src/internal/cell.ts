@@ -155,6 +155,8 @@ class ChildFailed extends Error {
 /** A restartable actor's build, its context before the Scope is added, and its restarts so far. */
 class RestartState {
   restarts: Array<number> = []
+  /** Children that failed for good while a restart built the behaviour: applied once it is built. */
+  held: Array<() => void> | undefined = undefined
   step: ((input: unknown) => Effect.Effect<unknown, unknown>) | undefined = undefined
   restarting = false
   readonly build: Effect.Effect<object, unknown, never>
@@ -370,6 +372,9 @@ export class Cell {
         state.restarting = false
         this.drain()
         this.maybeFinish()
+        const held = state.held
+        state.held = undefined
+        if (held !== undefined) for (const later of held) later()
       })
     }
     const done = waited.pollUnsafe()
@@ -391,11 +396,26 @@ export class Cell {
   }
 
   /**
-   * A child of this actor (spawned with `Actor.spawnScoped` from it) failed for good: a failure of this
-   * actor, for its own supervision policy to handle (escalation).
+   * Whether a child spawned in `scope` would fail this actor by failing for good: the scope is this
+   * incarnation's own, and the policy would not ignore it (resume).
    */
-  childFailed(childId: string, message: string): void {
-    if (this.status !== Active) return
+  escalatesFrom(scope: Scope.Scope): boolean {
+    const policy = this.supervision
+    return scope === this.scope && policy !== undefined && policy._tag !== "Resume"
+  }
+
+  /**
+   * A child spawned in `scope` (this incarnation's, by `Actor.spawnScoped`) failed for good: a failure of
+   * this actor, for its policy to handle (escalation). During a build it waits for the build to end.
+   */
+  childFailed(childId: string, message: string, scope: Scope.Scope): void {
+    if (scope !== this.scope || this.status >= Stopping) return
+    if (this.building) {
+      const later = () => this.childFailed(childId, message, scope)
+      if (this.restartState?.restarting === true) (this.restartState.held ??= []).push(later)
+      else this.whenStarted((error) => error === undefined && later())
+      return
+    }
     this.failed(Cause.die(new ChildFailed(childId, message)), `(child ${childId})`)
   }
 
