@@ -57,11 +57,11 @@ const BakeryLive = Bakery.toLayer(
   })
 ).pipe(Layer.provide(TillLive))
 
-/** Asks again (bounded) until the answer is the one expected: a restart happens in the background. */
+/** Asks again (for up to 10 s) until the answer is the one expected: a restart happens in the background. */
 const eventually = <A>(ask: Effect.Effect<A, unknown>, expected: A) =>
   ask.pipe(
     Effect.filterOrFail((a) => a === expected),
-    Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ times: 200 })))
+    Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ times: 1000 })))
   )
 
 const program = Effect.gen(function* () {
