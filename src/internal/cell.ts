@@ -532,6 +532,11 @@ export class Cell {
           : "terminated"
   }
 
+  /** Its behaviour is still being built for the first time. */
+  get isStarting(): boolean {
+    return this.status === Starting
+  }
+
   get isAccepting(): boolean {
     return this.status === Starting || this.status === Active
   }
