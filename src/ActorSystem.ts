@@ -338,12 +338,24 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
   }
   const refOf = <P extends Protocol.Any>(cell: Cell): ActorRef.ActorRef<P> => ActorRef.make<P>(endpointOf(cell))
 
+  const startedExit = <P extends Protocol.Any>(
+    cell: Cell,
+    error: ActorError.ActorError | undefined
+  ): Exit.Exit<ActorRef.ActorRef<P>, ActorError.ActorError> =>
+    error === undefined ? Exit.succeed(refOf<P>(cell)) : Exit.fail(error)
+
   /** The ref once the actor is built; `owned`: a spawner that gives up first kills the actor. */
-  const whenStarted = <P extends Protocol.Any>(cell: Cell, owned = false) =>
-    Effect.callback<ActorRef.ActorRef<P>, ActorError.ActorError>((resume) => {
-      cell.whenStarted((error) => resume(error === undefined ? Exit.succeed(refOf<P>(cell)) : Exit.fail(error)))
+  const whenStarted = <P extends Protocol.Any>(
+    cell: Cell,
+    owned = false
+  ): Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError> => {
+    // built (or failed) already: the answer at once, with no callback to suspend on
+    if (!cell.isStarting) return startedExit<P>(cell, cell.startFailure)
+    return Effect.callback((resume) => {
+      cell.whenStarted((error) => resume(startedExit<P>(cell, error)))
       if (owned) return Effect.sync(() => cell.kill())
     })
+  }
 
   const checkProtocol = (cell: Cell, protocol: Protocol.Any): ActorError.ActorError | undefined =>
     cell.protocol.name === protocol.name
@@ -464,11 +476,29 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
         const mismatch = checkProtocol(cell, protocol)
         if (mismatch !== undefined) return Exit.fail(mismatch)
         cell.touch()
-        return cell.isStarting ? whenStarted(cell) : Exit.succeed(refOf(cell))
+        return whenStarted(cell)
       }
       if (behaviour === undefined) return unknownProtocol(protocol)
       return create(protocol, behaviour, spawnOptions, idle)
     })
+
+  /**
+   * A spawn (or get-or-spawn) with the behaviour in the caller's context, read off the fiber with no
+   * Effect in between: a spawn is a handful of Effect steps in all, and each one left out measured ~4%
+   * of the spawn rate (bench/spawn.bench.ts)
+   */
+  const fromContext =
+    (
+      now: (
+        protocol: Protocol.Any,
+        behaviour: Behaviour.Impl | undefined,
+        spawnOptions: SpawnOptions
+      ) => Effect.Effect<ActorRef.ActorRef<any>, ActorError.ActorError>
+    ) =>
+    <P extends Protocol.Any>(protocol: P, spawnOptions: SpawnOptions) =>
+      Effect.withFiber((fiber) =>
+        now(protocol, Context.getOrUndefined(fiber.context, Behaviour.key(protocol)), spawnOptions)
+      ) as Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError>
 
   /**
    * Waits for an actor that is stopping to end, within the system's stopTimeout (a finalizer that never
@@ -510,16 +540,8 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
         ActorRef.ActorRef<P>,
         ActorError.ActorError
       >,
-    // read off the fiber, with no Effect in between: a spawn is a handful of Effect steps in all, and
-    // each one left out measured ~4% of the spawn rate (bench/spawn.bench.ts)
-    spawn: <P extends Protocol.Any>(protocol: P, spawnOptions: SpawnOptions) =>
-      Effect.withFiber((fiber) =>
-        spawnNow(protocol, Context.getOrUndefined(fiber.context, Behaviour.key(protocol)), spawnOptions)
-      ) as Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError>,
-    getOrSpawn: <P extends Protocol.Any>(protocol: P, spawnOptions: SpawnOptions) =>
-      Effect.withFiber((fiber) =>
-        getOrSpawnNow(protocol, Context.getOrUndefined(fiber.context, Behaviour.key(protocol)), spawnOptions)
-      ) as Effect.Effect<ActorRef.ActorRef<P>, ActorError.ActorError>,
+    spawn: fromContext(spawnNow),
+    getOrSpawn: fromContext(getOrSpawnNow),
     lookup: (protocol, id) =>
       Effect.suspend(() => {
         const cell = cells.get(id)
@@ -529,7 +551,7 @@ export const makeUnsafe = (options: Options = {}): ActorSystem => {
         const mismatch = checkProtocol(cell, protocol)
         if (mismatch !== undefined) return Exit.fail(mismatch)
         cell.touch()
-        return cell.isStarting ? whenStarted(cell) : Exit.succeed(refOf(cell))
+        return whenStarted(cell)
       }),
     ids: () => Array.from(cells.keys()),
     terminationOf: (incarnation) => tombstones.get(incarnation) ?? T.stopped,

@@ -8,6 +8,15 @@ import { Calculator, CalculatorLive, DivideByZero } from "./fixtures/calculator.
 
 const isolated = <A, E, R>(self: Effect.Effect<A, E, R>) => self.pipe(Effect.provide(ActorSystem.layer()))
 
+/** Restarts at once (1 ms backoff), up to 3 times. */
+const quickRestarts = Supervision.restart({ maxRestarts: 3, backoff: { initial: "1 millis", jitter: false } })
+
+/** Provides `layer` (behaviours) and an isolated system, closed when the effect ends. */
+const withSystem =
+  <ROut, E2, RIn>(layer: Layer.Layer<ROut, E2, RIn>) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, Exclude<R, ROut> | RIn> =>
+    Effect.provide(self, Layer.merge(layer, ActorSystem.layer()))
+
 const reasonOf = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
   if (Exit.isSuccess(exit)) return undefined
   const fail = exit.cause.reasons.find((r) => r._tag === "Fail")
@@ -829,7 +838,7 @@ describe("actors as services", () => {
       })
       const service = Calculator.layer({
         id: "supervised",
-        supervision: Supervision.restart({ maxRestarts: 3, backoff: { initial: "1 millis", jitter: false } })
+        supervision: quickRestarts
       })
       expect(yield* program.pipe(Effect.provide(service.pipe(Layer.provide(CalculatorLive))))).toBe(42)
     }).pipe(isolated)
@@ -970,7 +979,7 @@ describe("the system", () => {
       yield* Effect.gen(function* () {
         yield* Actor.spawn(Gated, { id: "one" })
         yield* Actor.spawn(Gated, { id: "two" })
-      }).pipe(Effect.provide(Layer.merge(g.layer, ActorSystem.layer())))
+      }).pipe(withSystem(g.layer))
       expect(yield* Ref.get(g.finalized)).toBe(true)
     })
   )
@@ -1068,7 +1077,7 @@ describe("the system", () => {
             expect(yield* again.count()).toBe(0) // a fresh actor
             expect(yield* Ref.get(s.builds)).toBe(2)
             yield* Actor.stop(again)
-          }).pipe(Effect.provide(Layer.merge(s.layer, ActorSystem.layer())))
+          }).pipe(withSystem(s.layer))
         })
     )
 
@@ -1094,7 +1103,7 @@ describe("the system", () => {
           yield* TestClock.adjust("251 millis")
           expect(yield* alive("busy")).toBe(false)
           expect(yield* alive("feeder")).toBe(false)
-        }).pipe(Effect.provide(Layer.merge(s.layer, ActorSystem.layer())))
+        }).pipe(withSystem(s.layer))
       })
     )
 
@@ -1130,7 +1139,7 @@ describe("the system", () => {
           yield* Actor.stop(fresh)
         }).pipe(
           Effect.ensuring(release.open), // a failed expectation must not leave the system's close waiting
-          Effect.provide(Layer.merge(SlowEnd, ActorSystem.layer()))
+          withSystem(SlowEnd)
         )
       })
     )
@@ -1150,7 +1159,7 @@ describe("the system", () => {
           expect(yield* alive("s")).toBe(true)
           yield* TestClock.adjust("251 millis")
           expect(yield* alive("s")).toBe(false)
-        }).pipe(Effect.provide(Layer.merge(s.layer, ActorSystem.layer())))
+        }).pipe(withSystem(s.layer))
       })
     )
 
@@ -1188,7 +1197,7 @@ describe("the system", () => {
           yield* Fiber.join(ping)
           yield* Fiber.join(stopping)
           expect(yield* Ref.get(seen)).toEqual(["handler: Stopped", "finalizer: Stopped"])
-        }).pipe(Effect.provide(Layer.merge(PhoenixLive, ActorSystem.layer())))
+        }).pipe(withSystem(PhoenixLive))
       })
     )
 
@@ -1244,9 +1253,7 @@ describe("the system", () => {
       Effect.gen(function* () {
         const s = yield* makeSessions
         const exit = yield* Effect.exit(
-          Actor.spawn(Session, { id: "bad", idleTimeout: "0 millis" }).pipe(
-            Effect.provide(Layer.merge(s.layer, ActorSystem.layer()))
-          )
+          Actor.spawn(Session, { id: "bad", idleTimeout: "0 millis" }).pipe(withSystem(s.layer))
         )
         assert(Exit.isFailure(exit))
         expect(String(Cause.squash(exit.cause))).toContain("idleTimeout must be between 1 ms")
@@ -1297,7 +1304,7 @@ describe("the system", () => {
           expect(yield* Ref.get(family.log)).toEqual(["parent built", "parent stopped", "child stopped"])
           expect((yield* Fiber.join(childEnded))._tag).toBe("Stopped")
           expect(reasonOf(yield* Effect.exit(Actor.lookup(Child, "p/child")))).toBe("NotFound")
-        }).pipe(Effect.provide(Layer.merge(family.layer, ActorSystem.layer())))
+        }).pipe(withSystem(family.layer))
       })
     )
 
@@ -1307,7 +1314,7 @@ describe("the system", () => {
         yield* Effect.gen(function* () {
           const parent = yield* Actor.spawn(Parent, {
             id: "p",
-            supervision: Supervision.restart({ maxRestarts: 3, backoff: { initial: "1 millis", jitter: false } })
+            supervision: quickRestarts
           })
           expect(yield* parent.viaChild()).toBe(1)
           expect(yield* parent.viaChild()).toBe(2)
@@ -1321,7 +1328,7 @@ describe("the system", () => {
             "parent built"
           ])
           yield* Actor.stop(parent)
-        }).pipe(Effect.provide(Layer.merge(family.layer, ActorSystem.layer())))
+        }).pipe(withSystem(family.layer))
       })
     )
 
@@ -1354,7 +1361,7 @@ describe("the system", () => {
           yield* Effect.gen(function* () {
             const branch = yield* Actor.spawn(Branch, {
               id: "branch",
-              supervision: Supervision.restart({ maxRestarts: 3, backoff: { initial: "1 millis", jitter: false } })
+              supervision: quickRestarts
             })
             expect(yield* branch.builds()).toBe(1)
             yield* leafCrashes
@@ -1362,7 +1369,7 @@ describe("the system", () => {
             expect(yield* branch.builds()).toBe(2)
             expect(yield* branch.leafPing()).toBe("leaf") // the new child
             yield* Actor.stop(branch)
-          }).pipe(Effect.provide(Layer.merge(tree.layer, ActorSystem.layer())))
+          }).pipe(withSystem(tree.layer))
         })
       )
 
@@ -1377,7 +1384,7 @@ describe("the system", () => {
             assert(termination._tag === "Failed")
             expect(termination.error.reason._tag).toBe("Defect")
             expect(termination.error.message).toContain("child actor leaf failed for good")
-          }).pipe(Effect.provide(Layer.merge(tree.layer, ActorSystem.layer())))
+          }).pipe(withSystem(tree.layer))
         })
       )
 
@@ -1407,9 +1414,7 @@ describe("the system", () => {
             const ended = yield* Actor.watch(eager)
             assert(ended._tag === "Failed")
             expect(ended.error.message).toContain("child actor eager-leaf failed for good")
-          }).pipe(
-            Effect.provide(Layer.mergeAll(tree.layer, EagerLive.pipe(Layer.provide(tree.layer)), ActorSystem.layer()))
-          )
+          }).pipe(withSystem(EagerLive.pipe(Layer.provideMerge(tree.layer))))
         })
       )
 
@@ -1435,9 +1440,7 @@ describe("the system", () => {
             yield* TestClock.adjust("2 millis")
             expect(yield* moody.builds()).toBe(3)
             yield* Actor.stop(moody)
-          }).pipe(
-            Effect.provide(Layer.mergeAll(tree.layer, MoodyLive.pipe(Layer.provide(tree.layer)), ActorSystem.layer()))
-          )
+          }).pipe(withSystem(MoodyLive.pipe(Layer.provideMerge(tree.layer))))
         })
       )
 
@@ -1470,9 +1473,7 @@ describe("the system", () => {
             })
             expect(yield* work).toBe("handled")
             expect(yield* work).toBe("handled") // still alive
-          }).pipe(
-            Effect.provide(Layer.mergeAll(tree.layer, WorkyLive.pipe(Layer.provide(tree.layer)), ActorSystem.layer()))
-          )
+          }).pipe(withSystem(WorkyLive.pipe(Layer.provideMerge(tree.layer))))
         })
       )
 
@@ -1489,7 +1490,7 @@ describe("the system", () => {
             const ended = yield* Effect.forkChild(Actor.watch(strict), { startImmediately: true })
             yield* Actor.stop(strict) // its scope stops the child: not a failure
             expect((yield* Fiber.join(ended))._tag).toBe("Stopped")
-          }).pipe(Effect.provide(Layer.merge(tree.layer, ActorSystem.layer())))
+          }).pipe(withSystem(tree.layer))
         })
       )
     })
@@ -1514,7 +1515,7 @@ describe("the system", () => {
           assert(Exit.isFailure(exit))
           expect(reasonOf(exit)).toBe("TimeoutError")
           expect(reasonOf(yield* Effect.exit(Actor.lookup(Slow, "slow")))).toBe("NotFound")
-        }).pipe(Effect.provide(Layer.merge(SlowLive, ActorSystem.layer())))
+        }).pipe(withSystem(SlowLive))
       })
     )
 

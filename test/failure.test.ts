@@ -33,6 +33,9 @@ const eventually = <A, E, R>(check: Effect.Effect<A, E, R>) =>
     })
   )
 
+/** Restarts at once (1 ms backoff), up to 3 times. */
+const quickRestarts = Supervision.restart({ maxRestarts: 3, backoff: { initial: "1 millis", jitter: false } })
+
 let ids = 0
 const fresh = (prefix: string) => `${prefix}-${++ids}`
 
@@ -127,7 +130,7 @@ for (const pool of pools) {
         const branch = yield* Actor.spawn(Branch, {
           id: fresh("branch"),
           backend: pool.key,
-          supervision: Supervision.restart({ maxRestarts: 3, backoff: { initial: "1 millis", jitter: false } })
+          supervision: quickRestarts
         })
         expect(yield* branch.builds()).toBe(1)
         yield* branch.crashLeaf() // the leaf gives up; its parent's policy restarts the parent
@@ -150,7 +153,7 @@ for (const pool of pools) {
         const restarting = yield* Actor.spawn(Worker, {
           id: fresh("restarting"),
           backend: pool.key,
-          supervision: Supervision.restart({ maxRestarts: 3, backoff: { initial: "1 millis", jitter: false } })
+          supervision: quickRestarts
         })
         yield* restarting.record({ entry: "before" })
         expect(reasonOf(yield* Effect.exit(restarting.crash({ message: "remote boom" })))).toBe("Defect")

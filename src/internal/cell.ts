@@ -500,7 +500,7 @@ export class Cell {
     return false
   }
 
-  /** Counts as activity for an idle timeout (a getOrSpawn or lookup that found the actor). */
+  /** Counts as use for an idle timeout (a message, a getOrSpawn or lookup that found the actor). */
   touch(): void {
     if (this.idle !== undefined) this.idle |= Seen
   }
@@ -530,6 +530,11 @@ export class Cell {
         : this.status === Stopping
           ? "stopping"
           : "terminated"
+  }
+
+  /** Why its behaviour failed to build, once it has (undefined while building, or built). */
+  get startFailure(): ActorError.ActorError | undefined {
+    return this.startError
   }
 
   /** Its behaviour is still being built for the first time. */
@@ -624,7 +629,7 @@ export class Cell {
   send(env: Envelope): Sent {
     if (this.status >= Stopping) return Refused
     env.owner = this
-    if (this.idle !== undefined) this.idle |= Seen
+    this.touch()
     if (this.queue.length - this.head >= this.capacity || this.waiting !== undefined) {
       if (this.overflow === "fail") return Full
       if (this.meter !== undefined) this.admitted(env)

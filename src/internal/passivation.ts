@@ -26,7 +26,7 @@ const wait = (clock: Clock.Clock, millis: number): Effect.Effect<void> =>
 
 interface Sweep {
   readonly cells: Set<Cell>
-  fiber: Fiber.Fiber<void> | undefined
+  readonly fiber: Fiber.Fiber<void>
 }
 
 export class Passivation {
@@ -43,36 +43,40 @@ export class Passivation {
     if (byTimeout === undefined) this.sweeps.set(clock, (byTimeout = new Map()))
     let sweep = byTimeout.get(millis)
     if (sweep === undefined) {
-      const cells = new Set<Cell>()
-      sweep = { cells, fiber: undefined }
+      sweep = this.sweep(clock, byTimeout, millis)
       byTimeout.set(millis, sweep)
-      const ended = byTimeout
-      const look = Effect.sync(() => {
-        for (const c of cells) {
-          if (!c.isAccepting) cells.delete(c)
-          else if (c.idleLook()) {
-            cells.delete(c)
-            this.passivated++
-            c.stop()
-          }
-        }
-        // decided in the same step as the look: an actor added later starts a sweep of its own
-        if (cells.size > 0) return true
-        ended.delete(millis)
-        if (ended.size === 0 && this.sweeps.get(clock) === ended) this.sweeps.delete(clock)
-        return false
-      })
-      const tick = Effect.andThen(wait(clock, millis / idleLooks), look)
-      const loop: Effect.Effect<void> = Effect.flatMap(tick, (more) => (more ? loop : Effect.void))
-      sweep.fiber = Effect.runFork(loop)
     }
     sweep.cells.add(cell)
+  }
+
+  /** A sweep of `millis` timeouts on `clock`, in `byTimeout`: it leaves that map once it has no actor. */
+  private sweep(clock: Clock.Clock, byTimeout: Map<number, Sweep>, millis: number): Sweep {
+    const cells = new Set<Cell>()
+    const look = Effect.sync(() => {
+      for (const c of cells) {
+        if (!c.isAccepting) cells.delete(c)
+        else if (c.idleLook()) {
+          cells.delete(c)
+          this.passivated++
+          c.stop()
+        }
+      }
+      // decided in the same step as the look: an actor added later starts a sweep of its own
+      if (cells.size > 0) return true
+      byTimeout.delete(millis)
+      if (byTimeout.size === 0 && this.sweeps.get(clock) === byTimeout) this.sweeps.delete(clock)
+      return false
+    })
+    const tick = Effect.andThen(wait(clock, millis / idleLooks), look)
+    const loop: Effect.Effect<void> = Effect.flatMap(tick, (more) => (more ? loop : Effect.void))
+    // the first look is a quarter of the timeout away: the caller adds the actor before it
+    return { cells, fiber: Effect.runFork(loop) }
   }
 
   /** Ends every sweep (the system is closing: its actors are stopping anyway). */
   close(): void {
     for (const byTimeout of this.sweeps.values()) {
-      for (const sweep of byTimeout.values()) sweep.fiber?.interruptUnsafe()
+      for (const sweep of byTimeout.values()) sweep.fiber.interruptUnsafe()
     }
     this.sweeps.clear()
   }
