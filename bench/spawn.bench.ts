@@ -5,12 +5,13 @@
  * after a full GC; the caller keeps no refs (Troupe's registry and nact's parent hold the actors;
  * XState has no registry for root actors, so an array holds them, which costs 8 bytes each). After
  * spawning, a random actor is called to check that it answers, then the system is shut down and the
- * heap is measured again (it should fall back to where it started).
+ * heap is measured again (it should fall back to where it started). Troupe's extra rows: the same actors
+ * with an idle timeout, and as children of one parent (spawned by its handler with `Actor.spawnScoped`).
  */
 import { Effect, Layer, Ref, Schema } from "effect"
 import { dispatch, query, spawn as nactSpawn, start as nactStart, stop as nactStop, type Ref as NactRef } from "nact"
 import { performance } from "node:perf_hooks"
-import { Actor, ActorSystem } from "troupe"
+import { Actor, ActorSystem, Supervision } from "troupe"
 import { assign, createActor, setup, type Actor as XActor } from "xstate"
 import {
   bar,
@@ -54,9 +55,28 @@ const CounterLive = Counter.toLayer(
   })
 )
 
-// with an idle timeout (passivation) an actor is also in its system's sweep; an hour: none passivates here
+/**
+ * A parent whose one handler spawns `n` children into its own scope (`Actor.spawnScoped`): child actors.
+ * Under a stopping parent each child is also watched for escalation; a resuming parent watches nothing.
+ */
+const Parent = Actor.make("Parent", { spawnChildren: { payload: { n: Schema.Number } } })
+const ParentLive = Parent.toLayer(
+  Effect.succeed(
+    Parent.of({
+      spawnChildren: ({ n }) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < n; i++) yield* Actor.spawnScoped(Counter, { id: `counter-${i}` })
+        })
+    })
+  )
+).pipe(Layer.provide(CounterLive))
+
+type Variant =
+  | { readonly idleTimeout: "1 hour" } // also in its system's passivation sweep; none passivates here
+  | { readonly childrenOf: "resume" | "stop" }
+
 const troupeRound =
-  (idleTimeout?: "1 hour") =>
+  (variant?: Variant) =>
   async (k: number): Promise<Round> => {
     let heap0 = 0
     let heap1 = 0
@@ -65,10 +85,19 @@ const troupeRound =
     let checked = ""
     await Effect.runPromise(
       Effect.gen(function* () {
+        const parent =
+          variant !== undefined && "childrenOf" in variant
+            ? yield* Actor.spawn(Parent, {
+                id: "parent",
+                supervision: variant.childrenOf === "stop" ? Supervision.stop : Supervision.resume
+              })
+            : undefined
+        const idleTimeout = variant !== undefined && "idleTimeout" in variant ? variant.idleTimeout : undefined
         gc()
         heap0 = heapUsed()
         const t0 = performance.now()
-        for (let i = 0; i < k; i++) yield* Actor.spawn(Counter, { id: `counter-${i}`, idleTimeout })
+        if (parent !== undefined) yield* parent.spawnChildren({ n: k })
+        else for (let i = 0; i < k; i++) yield* Actor.spawn(Counter, { id: `counter-${i}`, idleTimeout })
         spawnMs = performance.now() - t0
         gc()
         heap1 = heapUsed()
@@ -80,9 +109,9 @@ const troupeRound =
         expectEqual("second incr", second, 2)
         checked = `lookup("${id}") then incr() twice → ${first}, ${second}`
         const system = yield* ActorSystem.ActorSystem
-        expectEqual("actors alive", system.ids().length, k)
+        expectEqual("actors alive", system.ids().length, parent === undefined ? k : k + 1)
         t2 = performance.now()
-      }).pipe(Effect.provide(Layer.merge(CounterLive, ActorSystem.layer())))
+      }).pipe(Effect.provide(Layer.mergeAll(CounterLive, ParentLive, ActorSystem.layer())))
     )
     const stopMs = performance.now() - t2
     gc()
@@ -177,7 +206,9 @@ if (!hasGc()) console.log("warning: without --expose-gc the heap figures are mea
 
 const systems: ReadonlyArray<readonly [string, (k: number) => Promise<Round>]> = [
   ["Troupe local (Ref counter)", troupeRound()],
-  ["Troupe local, idleTimeout 1 h", troupeRound("1 hour")],
+  ["Troupe local, idleTimeout 1 h", troupeRound({ idleTimeout: "1 hour" })],
+  ["Troupe children, resuming parent", troupeRound({ childrenOf: "resume" })],
+  ["Troupe children, stopping parent", troupeRound({ childrenOf: "stop" })],
   ["nact 7.6 (stateful actor)", nactRound],
   ["XState 5.33 (createActor().start())", xstateRound]
 ]
